@@ -1,0 +1,1 @@
+"""The workshop's applications: sign-up web, reference-data API, save handler."""

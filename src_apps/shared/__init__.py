@@ -1,0 +1,1 @@
+"""Code the workshop's applications share: model, messages, data and settings."""
