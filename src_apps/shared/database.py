@@ -148,7 +148,7 @@ def insert_prospects(
 def _insert_if_absent(
     conn: Connection, rows: Iterable[dict[str, Any]]
 ) -> dict[str, int]:
-    """Insert row by row where no prospect has the event id (dialects without upsert)."""
+    """Insert row by row where the event id is new (dialects without upsert)."""
     inserted: dict[str, int] = {}
     for row in rows:
         statement = insert(prospects).from_select(
