@@ -1,7 +1,7 @@
 """Typed settings read from the environment, with errors that name the variable."""
 
 import sys
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,5 +51,15 @@ def load_settings(cls: type[S]) -> S:
             name = "_".join(str(part) for part in err["loc"]).upper()
             given = err.get("input")
             shown = "<missing>" if err["type"] == "missing" else repr(given)
+            if err["type"] != "missing" and _is_secret(cls, err["loc"]):
+                shown = "<hidden>"
             print(f"invalid setting {name}={shown}: {err['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _is_secret(cls: type[BaseSettings], loc: tuple[int | str, ...]) -> bool:
+    """Say whether a bad value belongs to a secret field, so it is never printed."""
+    field = cls.model_fields.get(str(loc[0])) if loc else None
+    if field is None:
+        return False
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)

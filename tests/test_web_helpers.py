@@ -1,0 +1,140 @@
+"""Helpers the web tests share: settings, form scraping, a real web process.
+
+This module holds no tests of its own.
+"""
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from src_apps.shared import database
+from src_apps.web.settings import WebSettings
+from tests.services import free_port, wait_for
+
+SECRET = "a-test-secret-that-is-long-enough"
+
+ADA = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "company_name": "Analytical Engines",
+    "email_address": "ada@example.com",
+    "role_code": "EN",
+    "country_code": "GBR",
+}
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+_OPTION = re.compile(r'<option value="([^"]*)"[^>]*>([^<]*)</option>')
+
+
+def web_settings(**overrides: Any) -> WebSettings:
+    """Return web settings for a test, with a valid secret key."""
+    return WebSettings(secret_key=SECRET, **overrides)
+
+
+def csrf_token(html: str) -> str:
+    """Return the CSRF token hidden in a rendered form."""
+    found = _TOKEN.search(html)
+    assert found, "the form carries no CSRF token"
+    return found.group(1)
+
+
+def options(html: str, name: str) -> list[tuple[str, str]]:
+    """Return the (value, label) pairs of one select element, in order."""
+    found = re.search(rf'<select id="{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert found, f"no select named {name}"
+    return _OPTION.findall(found.group(1))
+
+
+def count_prospects(url: str) -> int:
+    """Count the rows in the prospects table of a database."""
+    engine = database.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.scalar(select(func.count()).select_from(database.prospects))
+            )
+    finally:
+        engine.dispose()
+
+
+def stored_prospects(url: str) -> list[dict[str, Any]]:
+    """Return every stored prospect of a database."""
+    engine = database.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return database.list_prospects(conn)
+    finally:
+        engine.dispose()
+
+
+def sign_up(client: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Response:
+    """Open the form, then post the fields with the token the form carried."""
+    form = client.get(path)
+    assert form.status_code == 200
+    return client.post(path, data={**fields, "csrf_token": csrf_token(form.text)})
+
+
+class WebProcess:
+    """A real ``python -m <module>`` process on a free loopback port."""
+
+    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+        self.module = module
+        self.port = int(env.get("PORT") or free_port())
+        self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def wait_until_healthy(self, path: str = "/healthz", timeout: float = 30) -> None:
+        """Wait until the path answers 200; fail at once if the process exits."""
+
+        def ready() -> bool:
+            if self.exited():
+                return True
+            return httpx.get(self.url + path, timeout=2).status_code == 200
+
+        wait_for(ready, timeout=timeout, what=f"{self.module} to be healthy")
+        assert not self.exited(), f"{self.module} exited early:\n{self.log()}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def running(module: str, env: dict[str, str], log_path: Path) -> Iterator[WebProcess]:
+    """Run a service module as a process for the length of the block."""
+    service = WebProcess(module, env, log_path)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
