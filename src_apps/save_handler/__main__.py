@@ -1,0 +1,52 @@
+"""Run the save handler: `python -m src_apps.save_handler`."""
+
+import asyncio
+import logging
+import signal
+
+from src_apps.save_handler.handler import SaveHandler
+from src_apps.save_handler.metrics import Metrics
+from src_apps.save_handler.settings import HandlerSettings
+from src_apps.shared.database import make_engine
+from src_apps.shared.settings import load_settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [{name}] %(name)s: %(message)s"
+
+
+def configure_logging(settings: HandlerSettings) -> None:
+    """Log one line per event, each naming this copy of the handler."""
+    line = LOG_FORMAT.replace("{name}", settings.handler_name.replace("%", "%%"))
+    logging.basicConfig(level=settings.log_level.upper(), format=line, force=True)
+
+
+async def serve(settings: HandlerSettings) -> None:
+    """Run one copy of the handler until SIGTERM or SIGINT."""
+    password = settings.database_password
+    engine = make_engine(
+        settings.database_url,
+        password=password.get_secret_value() if password else None,
+    )
+    metrics = Metrics()
+    if settings.metrics_port is not None:
+        metrics.serve(host=settings.metrics_host, port=settings.metrics_port)
+
+    handler = SaveHandler(settings, engine, metrics)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, handler.stop)
+    try:
+        await handler.run()
+    finally:
+        engine.dispose()
+    logging.getLogger(__name__).info("Save handler stopped")
+
+
+def main() -> None:
+    """Read the settings and run the handler; exit 0 after a clean stop."""
+    settings = load_settings(HandlerSettings)
+    configure_logging(settings)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()
