@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     image_tag: str = "latest"
     image_registry: str = Field("dwwx", description="prefix of dwwx's own images")
     postgres_image: str = "postgres:16"
-    nats_image: str = "nats:2.10"
+    nats_image: str = "nats:2.10-alpine"
     mssql_image: str | None = Field(
         None, description="Microsoft's SQL Server for Linux image, for --db mssql"
     )

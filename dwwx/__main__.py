@@ -1,0 +1,5 @@
+"""Allow `python -m dwwx`."""
+
+from dwwx.cli import main
+
+main()

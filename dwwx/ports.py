@@ -1,0 +1,75 @@
+"""Find out whether a TCP port is free, and which process holds it if not."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+
+def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Return True when nothing listens on the port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def owner_of(port: int) -> int | None:
+    """Return the pid listening on a port, when the system lets us know it."""
+    if Path("/proc/net/tcp").exists():
+        return _owner_from_proc(port)
+    lsof = shutil.which("lsof")
+    if lsof is None:
+        return None
+    result = subprocess.run(
+        [lsof, "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-t"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    first = result.stdout.split()
+    return int(first[0]) if first else None
+
+
+def _owner_from_proc(port: int) -> int | None:
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return int(proc.name)
+    return None
+
+
+def _listening_inodes(port: int) -> set[str]:
+    listen_state = "0A"
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == listen_state:
+                    found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def describe_owner(port: int) -> str:
+    """Name the process holding a port, for an error message."""
+    pid = owner_of(port)
+    if pid is None:
+        return f"port {port} is taken"
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return f"port {port} is taken by pid {pid}"
+    return f"port {port} is taken by {name} (pid {pid})"

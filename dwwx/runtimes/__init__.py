@@ -1,0 +1,109 @@
+"""The runtimes that run a manifest: Docker compose, or local processes."""
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from rich.console import Console
+
+from dwwx.errors import DwwxError
+from dwwx.settings import Settings
+from dwwx.state import Record, StateDir
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """One running copy of a service, as `dwwx ps` shows it."""
+
+    service: str
+    name: str
+    state: str
+    pid: int | None
+    uptime_seconds: float | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a query, with their column names."""
+
+    columns: list[str]
+    rows: list[tuple[str, ...]]
+
+
+class Runtime(Protocol):
+    """What every runtime does; the CLI needs to know no more."""
+
+    name: str
+
+    def record(self) -> Record:
+        """Return what runs here, or raise saying how to start it."""
+        ...
+
+    def up(self, version: str, *, scale: Mapping[str, int]) -> str:
+        """Bring a version up (or upgrade in place); return the entry URL."""
+        ...
+
+    def down(self, *, volumes: bool) -> bool:
+        """Stop everything; with volumes, delete the data. False: nothing ran."""
+        ...
+
+    def status(self) -> list[ProcessStatus]:
+        """Return every process or container of the running version."""
+        ...
+
+    def logs(
+        self, services: list[str], *, follow: bool, tail: int | None, console: Console
+    ) -> None:
+        """Print the logs of services, one prefix per copy."""
+        ...
+
+    def query_prospects(self) -> QueryResult:
+        """Run the workshop's `SELECT * FROM Prospects`."""
+        ...
+
+
+def docker_engine_answers(timeout: float = 5.0) -> bool:
+    """Return True when a Docker client is installed and its engine answers."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        result = subprocess.run(
+            [docker, "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0
+
+
+def choose_runtime_name(settings: Settings, state: StateDir) -> str:
+    """Pick the runtime: the one already running here, else the setting."""
+    record = state.load()
+    if record is not None:
+        if settings.runtime not in ("auto", record.runtime):
+            raise DwwxError(
+                f"{record.version} is running on the {record.runtime} runtime from "
+                f"{state.path}; run `dwwx down` before switching to {settings.runtime}"
+            )
+        return record.runtime
+    if settings.runtime != "auto":
+        return settings.runtime
+    return "docker" if docker_engine_answers() else "local"
+
+
+def open_runtime(settings: Settings, state: StateDir) -> Runtime:
+    """Return the runtime that serves this project."""
+    name = choose_runtime_name(settings, state)
+    if name == "docker":
+        from dwwx.runtimes.docker import DockerRuntime
+
+        return DockerRuntime(settings, state)
+    from dwwx.runtimes.local import LocalRuntime
+
+    return LocalRuntime(settings, state)
