@@ -23,6 +23,7 @@ from src_apps.shared.settings import load_settings
 from src_apps.web import csrf
 from src_apps.web.reference import (
     ReferenceData,
+    ReferenceDataError,
     load_from_api,
     load_from_database,
 )
@@ -72,10 +73,14 @@ async def start(state: WebState) -> None:
         await run_in_threadpool(prepare_database, state.engine)
 
     if settings.reference_data_source == "api":
-        state.reference = await load_from_api(
-            settings.reference_data_api_url,
-            wait_seconds=settings.reference_data_wait,
-        )
+        try:
+            state.reference = await load_from_api(
+                settings.reference_data_api_url,
+                wait_seconds=settings.reference_data_wait,
+            )
+        except ReferenceDataError as exc:
+            log.error("cannot start the sign-up web: %s", exc)
+            raise
     else:
         assert state.engine is not None
         state.reference = await run_in_threadpool(load_from_database, state.engine)

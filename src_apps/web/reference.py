@@ -58,10 +58,11 @@ async def load_from_api(base_url: str, *, wait_seconds: float) -> ReferenceData:
                 data = await _fetch(client)
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 if time.monotonic() >= deadline:
+                    # The message carries the cause; its traceback adds only noise.
                     raise ReferenceDataError(
                         f"reference-data API at {base_url} did not answer within "
                         f"{wait_seconds:g}s: {_describe(exc)}"
-                    ) from exc
+                    ) from None
                 log.info(
                     "reference-data API at %s not up yet (%s); retrying",
                     base_url,
