@@ -85,8 +85,16 @@ def sign_up(client: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Re
 class WebProcess:
     """A real ``python -m <module>`` process on a free loopback port."""
 
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        module: str,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        cwd: Path | None = None,
+    ) -> None:
         self.module = module
+        self.cwd = cwd
         self.port = int(env.get("PORT") or free_port())
         self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         self.log_path = log_path
@@ -98,6 +106,7 @@ class WebProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 env=self.env,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -130,9 +139,11 @@ class WebProcess:
 
 
 @contextlib.contextmanager
-def running(module: str, env: dict[str, str], log_path: Path) -> Iterator[WebProcess]:
+def running(
+    module: str, env: dict[str, str], log_path: Path, *, cwd: Path | None = None
+) -> Iterator[WebProcess]:
     """Run a service module as a process for the length of the block."""
-    service = WebProcess(module, env, log_path)
+    service = WebProcess(module, env, log_path, cwd=cwd)
     service.start()
     try:
         yield service
