@@ -8,7 +8,15 @@ import urllib.request
 
 import pytest
 
-from src_apps.shared.messages import DEAD_REASON_HEADER, MSG_ID_HEADER, SUBJECT
+from src_apps.save_handler import store
+from src_apps.shared import database
+from src_apps.shared.messages import (
+    DEAD_REASON_HEADER,
+    MSG_ID_HEADER,
+    SUBJECT,
+    PoisonMessageError,
+    ProspectSignedUp,
+)
 from tests.services import free_port, wait_for
 from tests.test_save_handler_support import (
     REPO,
@@ -113,34 +121,55 @@ POISON = {
 
 
 @pytest.mark.parametrize("body, reason", POISON.values(), ids=POISON.keys())
+def test_poison_is_recognised_with_its_reason(sqlite_url, body, reason):
+    engine = database.make_engine(sqlite_url)
+    database.prepare_database(engine)
+    codes = store.load_codes(engine)
+    engine.dispose()
+
+    try:
+        event = ProspectSignedUp.from_bytes(body)
+    except PoisonMessageError as exc:
+        found = str(exc)
+    else:
+        found = store.describe(store.problems_with(event, codes)) or ""
+
+    assert found.startswith(reason)
+
+
 def test_poison_is_dead_lettered_and_the_next_event_saved(
-    own_nats_server, sqlite_url, start_handler, body, reason
+    own_nats_server, sqlite_url, start_handler
 ):
     handler = start_handler(own_nats_server.url, sqlite_url)
     good = new_event()
 
     handler.wait_until_listening()
-    publish(own_nats_server.url, [body], msg_ids=["poison-1"])
+    bodies = [body for body, _ in POISON.values()]
+    publish(own_nats_server.url, bodies, msg_ids=list(POISON))
     publish_events(own_nats_server.url, [good])
     wait_until_saved(sqlite_url, [good])
 
-    [dead] = dead_letters(own_nats_server.url, 1)
-    assert dead.data == body
-    assert dead.headers[DEAD_REASON_HEADER].startswith(reason)
-    assert dead.headers["Dwwx-Original-Msg-Id"] == "poison-1"
-    assert dead.headers["Dwwx-Original-Subject"] == SUBJECT
-    assert dead.headers[MSG_ID_HEADER] == "dead-1"
-    assert "Message dead-lettered. Event ID: poison-1; reason: " + reason in (
-        handler.log
-    )
+    dead = {
+        msg.headers["Dwwx-Original-Msg-Id"]: msg
+        for msg in dead_letters(own_nats_server.url, len(POISON))
+    }
+    for kind, (body, reason) in POISON.items():
+        assert dead[kind].data == body
+        assert dead[kind].headers[DEAD_REASON_HEADER].startswith(reason)
+        assert dead[kind].headers["Dwwx-Original-Subject"] == SUBJECT
+        original_sequence = dead[kind].headers["Dwwx-Original-Sequence"]
+        assert dead[kind].headers[MSG_ID_HEADER] == f"dead-{original_sequence}"
+        assert f"Message dead-lettered. Event ID: {kind}; reason: {reason}" in (
+            handler.log
+        )
     assert saved_event_ids(sqlite_url) == [str(good.event_id)]
-    # Terminated, not left for redelivery, and the dead letter is not fed back.
+    # Terminated, not left for redelivery, and the dead letters are not fed back.
     wait_for(
         lambda: consumer_info(own_nats_server.url).num_ack_pending == 0,
         timeout=5,
         what="nothing pending an ack",
     )
-    assert handler.count("Message dead-lettered") == 1
+    assert handler.count("Message dead-lettered") == len(POISON)
 
 
 def test_metrics_count_what_happened(own_nats_server, sqlite_url, start_handler):
