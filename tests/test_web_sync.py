@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -251,3 +252,26 @@ def test_real_process_takes_a_sign_up_over_http(tmp_path: Path, sqlite_url):
         "ada@example.com"
     ]
     assert "prospect saved id=1 email=ada@example.com" in web.log()
+
+
+def test_database_outage_gives_503_with_values_kept(postgres_cluster, postgres_url):
+    name = postgres_url.rsplit("/", 1)[1]
+    app = create_app(web_settings(database_url=postgres_url))
+    with TestClient(app, follow_redirects=False) as client:
+        form = client.get("/signup")
+        admin = f"postgresql://postgres@127.0.0.1:{postgres_cluster.port}/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+        response = client.post(
+            "/signup", data={**ADA, "csrf_token": csrf_token(form.text)}
+        )
+        health = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert "We could not take your sign-up just now. Please try again." in (
+        response.text
+    )
+    assert 'value="Lovelace"' in response.text
+    assert health.status_code == 503
+    assert health.json()["checks"]["database"] == "failing: OperationalError"
