@@ -1,6 +1,7 @@
 """Build dwwx's own images: the bundled applications and the reverse proxy."""
 
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -57,8 +58,15 @@ APP_PACKAGE = {
     "homepage": "homepage",
 }
 
+# The classic builder names each step's container in its log; the one of a
+# failed step is kept, since python-on-whales offers no --force-rm.
+_STEP_CONTAINER = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})$", re.MULTILINE)
+
 # The failing step's output ends the build log; this much of it is enough.
 FAILURE_TAIL_LINES = 25
+
+# The classic builder colours a step's stderr; a message wants plain text.
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 _PIP_CA_FILE = "pip-ca.crt"
 # pip's config variants, the one that wins first.
@@ -248,13 +256,25 @@ def _build_one(
                 network=network,
             )
     except DockerException as exc:
+        if not use_buildx:
+            _remove_failed_step(docker, exc)
         raise DwwxError(_build_failure(name, exc)) from None
+
+
+def _remove_failed_step(docker: DockerClient, exc: DockerException) -> None:
+    steps = _STEP_CONTAINER.findall(exc.stderr or "")
+    if not steps:
+        return
+    try:
+        docker.container.remove(steps[-1], force=True)
+    except DockerException:
+        logger.debug("could not remove the failed step's container %s", steps[-1])
 
 
 def _build_failure(name: str, exc: DockerException) -> str:
     # Both builders put the step log on stderr once stdout is not a terminal;
     # its tail holds the failing step and its output.
-    output = (exc.stderr or exc.stdout or "").rstrip().splitlines()
+    output = _ANSI_COLOUR.sub("", exc.stderr or exc.stdout or "").rstrip().splitlines()
     tail = "\n".join(output[-FAILURE_TAIL_LINES:])
     command = " ".join(exc.docker_command)
     return f"building {name} failed: `{command}` exited with {exc.return_code}\n{tail}"
