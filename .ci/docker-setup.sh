@@ -152,7 +152,13 @@ pip_ca_bundle() {
 
 build_stand_in() {
     local image="$1" folder="$2"
-    if image_exists "$image"; then
+    # The label records the recipe, so an edited stand-in is rebuilt.
+    local source present
+    source="$(cd "$here/docker/$folder" && find . -type f -print0 | sort -z |
+        xargs -0 sha256sum | sha256sum | cut -c1-16)"
+    present="$(docker image inspect --format \
+        '{{ index .Config.Labels "dwwx-ci.source" }}' "$image" 2>/dev/null || true)"
+    if [[ "$present" == "$source" ]]; then
         log "$image present"
         return 0
     fi
@@ -169,7 +175,7 @@ build_stand_in() {
     local args=()
     mapfile -d '' args < <(pip_build_args)
     DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}" docker build --network host \
-        "${args[@]}" --tag "$image" "$context"
+        "${args[@]}" --label "dwwx-ci.source=$source" --tag "$image" "$context"
 }
 
 install_packages

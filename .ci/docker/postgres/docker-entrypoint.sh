@@ -27,6 +27,9 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     user="${POSTGRES_USER:-postgres}"
     db="${POSTGRES_DB:-$user}"
 
+    # POSTGRES_INITDB_ARGS is a list of flags, split on spaces as the
+    # official image does.
+    # shellcheck disable=SC2086
     initdb --username="$user" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
         --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 \
         ${POSTGRES_INITDB_ARGS:-}
@@ -41,6 +44,8 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
             --set db="$db" <<<'CREATE DATABASE :"db";'
     fi
     for script in /docker-entrypoint-initdb.d/*; do
+        # The user's own init scripts are sourced, as upstream does.
+        # shellcheck disable=SC1090
         case "$script" in
             *.sh) . "$script" ;;
             *.sql) psql -v ON_ERROR_STOP=1 --username "$user" --dbname "$db" -f "$script" ;;
