@@ -7,7 +7,7 @@ from python_on_whales import DockerClient
 from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 
-from dwwx.images import IMAGES
+from dwwx.images import IMAGES, build_images
 from tests.services import need
 
 # Built by .ci/docker-setup.sh; Docker Hub is out of reach on test machines.
@@ -43,8 +43,6 @@ def _engine(docker: DockerClient) -> None:
 @pytest.fixture(scope="session")
 def built_tags(docker: DockerClient) -> Iterator[list[str]]:
     """Build all five images once per session on the stand-ins; untag them after."""
-    from dwwx.images import build_images
-
     tags = build_images(
         None,
         tag=TEST_TAG,
