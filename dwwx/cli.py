@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from dwwx import __version__
-from dwwx.commands import AppContext, inspect, lifecycle, manifest, signup
+from dwwx.commands import AppContext, build, inspect, lifecycle, manifest, signup
 from dwwx.errors import DwwxError
 from dwwx.settings import load_settings
 from dwwx.state import StateDir
@@ -71,6 +71,7 @@ for command in (
     inspect.logs,
     inspect.verify_db,
     manifest.render,
+    build.build,
     signup.signup,
     version,
 ):

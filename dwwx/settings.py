@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     mssql_image: str | None = Field(
         None, description="Microsoft's SQL Server for Linux image, for --db mssql"
     )
+    python_base_image: str | None = Field(
+        None, description="base of the app images; default the official slim Python"
+    )
+    caddy_base_image: str | None = Field(
+        None, description="base of the reverse-proxy image; default the official Caddy"
+    )
+    build_network: str | None = Field(None, description="network for image builds")
     docker_network: Literal["bridge", "host"] = Field(
         "bridge", description="host: every service on 127.0.0.1 (for tests)"
     )
