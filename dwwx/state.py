@@ -108,7 +108,9 @@ class StateDir:
         values = {
             "SECRET_KEY": secrets.token_urlsafe(32),
             "NATS_USER": "dwwx",
-            "NATS_PASSWORD": secrets.token_urlsafe(24),
+            # nats-server parses an $ENV value as config: a leading digit or
+            # "-" makes it a number, so the password must start with a letter.
+            "NATS_PASSWORD": "nats" + secrets.token_hex(24),
             "DATABASE_PASSWORD": password,
             "POSTGRES_PASSWORD": password,
             "MSSQL_SA_PASSWORD": "Dw1-" + secrets.token_urlsafe(18),

@@ -72,3 +72,12 @@ def test_render_refuses_an_unknown_version(project):
         result.err
         == "dwwx: unknown manifest version 'v9'; choose one of v1, v2, v3, v4\n"
     )
+
+
+def test_generated_queue_password_reads_as_a_string_in_the_nats_config(tmp_path):
+    for number in range(50):
+        state = StateDir(tmp_path / str(number))
+        state.create()
+        password = state.secrets()["NATS_PASSWORD"]
+        assert password[0].isalpha()
+        assert password.isalnum()
