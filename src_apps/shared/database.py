@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,10 +11,12 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    Insert,
     Integer,
     MetaData,
     String,
     Table,
+    Unicode,
     create_engine,
     event,
     exists,
@@ -53,10 +55,12 @@ prospects = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False, unique=True),
-    Column("first_name", String(FIELD_LIMITS["first_name"]), nullable=False),
-    Column("last_name", String(FIELD_LIMITS["last_name"]), nullable=False),
-    Column("company_name", String(FIELD_LIMITS["company_name"]), nullable=False),
-    Column("email_address", String(FIELD_LIMITS["email_address"]), nullable=False),
+    # Unicode: NVARCHAR on SQL Server, whose VARCHAR keeps only one code page;
+    # plain VARCHAR on SQLite and PostgreSQL, which store UTF-8 anyway.
+    Column("first_name", Unicode(FIELD_LIMITS["first_name"]), nullable=False),
+    Column("last_name", Unicode(FIELD_LIMITS["last_name"]), nullable=False),
+    Column("company_name", Unicode(FIELD_LIMITS["company_name"]), nullable=False),
+    Column("email_address", Unicode(FIELD_LIMITS["email_address"]), nullable=False),
     Column("role_code", String(3), ForeignKey("roles.code"), nullable=False),
     Column("country_code", String(3), ForeignKey("countries.code"), nullable=False),
     Column("signed_up_at", DateTime(timezone=True), nullable=False),
@@ -151,18 +155,23 @@ def _insert_if_absent(
     """Insert row by row where the event id is new (dialects without upsert)."""
     inserted: dict[str, int] = {}
     for row in rows:
-        statement = insert(prospects).from_select(
-            list(row),
-            select(*(literal(value) for value in row.values())).where(
-                ~exists().where(prospects.c.event_id == row["event_id"])
-            ),
-        )
-        if conn.execute(statement).rowcount:
+        if conn.execute(insert_if_absent_statement(row)).rowcount:
             new_id = conn.scalar(
                 select(prospects.c.id).where(prospects.c.event_id == row["event_id"])
             )
             inserted[row["event_id"]] = int(new_id)
     return inserted
+
+
+def insert_if_absent_statement(row: Mapping[str, Any]) -> Insert:
+    """Build INSERT ... SELECT ... WHERE NOT EXISTS for one prospect row."""
+    # Each literal takes its column's type, so the dialect binds it as the
+    # column expects (NVARCHAR, DATETIMEOFFSET) rather than guessing from Python.
+    values = [literal(value, prospects.c[name].type) for name, value in row.items()]
+    already_stored = exists().where(prospects.c.event_id == row["event_id"])
+    return insert(prospects).from_select(
+        list(row), select(*values).where(~already_stored)
+    )
 
 
 def _row(ev: ProspectSignedUp) -> dict[str, Any]:
