@@ -20,6 +20,7 @@ from dwwx.state import StateDir
 COMPOSE_PROJECT = "app"
 POSTGRES_DB = "signup"
 POSTGRES_USER = "postgres"
+MSSQL_ODBC_DRIVER = "FreeTDS"
 
 
 def _environment() -> jinja2.Environment:
@@ -80,9 +81,12 @@ def docker_target(settings: Settings, scale: Mapping[str, int]) -> Target:
         url = f"postgresql+psycopg://{POSTGRES_USER}@{db_host}:{db_port}/{POSTGRES_DB}"
     else:
         db_port = ports.database if host_network else 1433
+        # FreeTDS is the driver the app images install (WITH_MSSQL=true); it
+        # ignores TrustServerCertificate, which Microsoft's driver needs for the
+        # container's self-signed certificate.
         url = (
             f"mssql+pyodbc://sa@{db_host}:{db_port}/master"
-            "?driver=ODBC+Driver+18+for+SQL+Server&TrustServerCertificate=yes"
+            f"?driver={MSSQL_ODBC_DRIVER}&TrustServerCertificate=yes"
         )
     return Target(
         ports=ports,
@@ -236,7 +240,7 @@ def compose_services(
             continue
         assert service.image is not None
         env = dict(service.environment)
-        env |= {name: "${" + name + "}" for name in service.secrets}
+        env |= {name: _secret_reference(name, target) for name in service.secrets}
         result.append(
             ComposeService(
                 name=service.name,
@@ -249,6 +253,15 @@ def compose_services(
             )
         )
     return result
+
+
+def _secret_reference(name: str, target: Target) -> str:
+    """Return the compose interpolation that hands a service one secret."""
+    # The apps log in to SQL Server as sa, whose password is its own secret:
+    # one generated to meet SQL Server's password policy.
+    if name == "DATABASE_PASSWORD" and target.database_engine == "mssql":
+        name = "MSSQL_SA_PASSWORD"
+    return "${" + name + "}"
 
 
 def _compose_database(
