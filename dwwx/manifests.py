@@ -343,6 +343,7 @@ def render_compose(version: str, settings: Settings, scale: Mapping[str, int]) -
         configs=configs,
         host_network=settings.docker_network == "host",
         entry_port=settings.port,
+        scalable=catalogue.SCALABLE,
     )
 
 

@@ -40,6 +40,7 @@ def build(
         no_cache=no_cache,
         base_images=bases,
         network=network or app.settings.build_network,
+        registry=app.settings.image_registry,
         progress=app.console,
     )
 

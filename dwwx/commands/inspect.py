@@ -58,11 +58,15 @@ def verify_db(
     email: Annotated[
         str | None, typer.Option(help="exit 1 unless this sign-up is in the table")
     ] = None,
+    odbc: Annotated[
+        bool,
+        typer.Option("--odbc", help="query from the host through pyodbc (docker)"),
+    ] = False,
 ) -> None:
     """Run the workshop's `SELECT * FROM Prospects` and show the rows."""
     app = app_context(ctx)
     runtime = open_runtime(app.settings, app.state)
-    result = runtime.query_prospects()
+    result = runtime.query_prospects(odbc=odbc)
 
     table = Table(title=f"SELECT * FROM Prospects — {len(result.rows)} rows")
     for column in result.columns:

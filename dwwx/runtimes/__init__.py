@@ -8,6 +8,8 @@ from typing import Protocol
 
 from rich.console import Console
 
+from dwwx import catalogue
+from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
 from dwwx.settings import Settings
 from dwwx.state import Record, StateDir
@@ -60,9 +62,32 @@ class Runtime(Protocol):
         """Print the logs of services, one prefix per copy."""
         ...
 
-    def query_prospects(self) -> QueryResult:
-        """Run the workshop's `SELECT * FROM Prospects`."""
+    def query_prospects(self, *, odbc: bool = False) -> QueryResult:
+        """Run the workshop's `SELECT * FROM Prospects`; odbc: from the host."""
         ...
+
+
+def entry_url(version: str, target: Target) -> str:
+    """Return the URL an attendee opens: the web in v1, the homepage after."""
+    return f"http://localhost:{target.ports.entry}/"
+
+
+def service_url(service: Service, version: str, target: Target) -> str | None:
+    """Return where a service can be reached from the host, if anywhere."""
+    ports_ = target.ports
+    if service.name == catalogue.WEB:
+        if version == "v1":
+            return f"http://localhost:{ports_.entry}/"
+        return f"http://localhost:{ports_.entry}/app/"
+    if service.name == catalogue.PROXY:
+        return f"http://localhost:{ports_.entry}/"
+    if service.name == catalogue.HOMEPAGE:
+        return f"http://127.0.0.1:{ports_.homepage}/"
+    if service.name == catalogue.API:
+        return f"http://127.0.0.1:{ports_.api}/api/countries"
+    if service.name == catalogue.QUEUE:
+        return f"nats://127.0.0.1:{ports_.queue}"
+    return None
 
 
 def docker_engine_answers(timeout: float = 5.0) -> bool:

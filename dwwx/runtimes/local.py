@@ -22,7 +22,7 @@ from dwwx import catalogue, ports
 from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
 from dwwx.manifests import local_target, render_supervisord
-from dwwx.runtimes import ProcessStatus, QueryResult
+from dwwx.runtimes import ProcessStatus, QueryResult, entry_url, service_url
 from dwwx.settings import Settings
 from dwwx.state import Record, StateDir
 
@@ -286,10 +286,16 @@ class LocalRuntime:
             for path, line in _follow(files):
                 _print_line(console, prefixes[path], width, line)
 
-    def query_prospects(self) -> QueryResult:
+    def query_prospects(self, *, odbc: bool = False) -> QueryResult:
         """Run SELECT * FROM Prospects against the project's database."""
         from src_apps.shared.database import make_engine
 
+        if odbc:
+            raise DwwxError(
+                "--odbc queries the database server of the docker runtime; "
+                "drop it: the local runtime queries its database directly",
+                exit_code=2,
+            )
         record = self.record()
         target = self._target(record)
         password = self.state.secrets().get("DATABASE_PASSWORD")
@@ -307,29 +313,6 @@ class LocalRuntime:
         finally:
             engine.dispose()
         return QueryResult(columns=columns, rows=rows)
-
-
-def entry_url(version: str, target: Target) -> str:
-    """Return the URL an attendee opens: the web in v1, the homepage after."""
-    return f"http://localhost:{target.ports.entry}/"
-
-
-def service_url(service: Service, version: str, target: Target) -> str | None:
-    """Return where a service can be reached from the host, if anywhere."""
-    ports_ = target.ports
-    if service.name == catalogue.WEB:
-        if version == "v1":
-            return f"http://localhost:{ports_.entry}/"
-        return f"http://localhost:{ports_.entry}/app/"
-    if service.name == catalogue.PROXY:
-        return f"http://localhost:{ports_.entry}/"
-    if service.name == catalogue.HOMEPAGE:
-        return f"http://127.0.0.1:{ports_.homepage}/"
-    if service.name == catalogue.API:
-        return f"http://127.0.0.1:{ports_.api}/api/countries"
-    if service.name == catalogue.QUEUE:
-        return f"nats://127.0.0.1:{ports_.queue}"
-    return None
 
 
 def _monitor_port(service: Service) -> int | None:
