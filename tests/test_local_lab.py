@@ -100,3 +100,16 @@ def test_handler_outage_loses_no_sign_up(project):
     wait_for(
         lambda: _row_count(project) == 20, timeout=30, what="20 rows after restart"
     )
+
+
+def test_handler_logs_interleave_copies_by_time(project):
+    project.ok("up", "v4", "--scale", "save-handler=2")
+    project.ok("signup", "--count", "20")
+    wait_for(lambda: _row_count(project) == 20, timeout=30, what="20 rows")
+
+    lines = project.ok("logs", "handler").splitlines()
+
+    prefixes = {line.split(" | ")[0].strip() for line in lines}
+    assert prefixes == {"signup-save-handler-1", "signup-save-handler-2"}
+    stamps = [line.split(" | ", 1)[1][:23] for line in lines]
+    assert stamps == sorted(stamps)

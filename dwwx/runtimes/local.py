@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -256,11 +257,15 @@ class LocalRuntime:
         return rows
 
     def _log_files(self, service: str) -> list[Path]:
-        if service == catalogue.HANDLER:
-            files = self.state.logs.glob(f"{service}-*.log")
-            return sorted(files, key=lambda path: _copy_number(path.stem))
-        path = self.state.logs / f"{service}.log"
-        return [path] if path.exists() else []
+        """Return the log of each copy of a service that supervisord runs now."""
+        names = [
+            entry["name"]
+            for entry in self._rpc().supervisor.getAllProcessInfo()
+            if entry["group"] == service
+        ]
+        paths = [self.state.logs / f"{name}.log" for name in names]
+        existing = [path for path in paths if path.exists()]
+        return sorted(existing, key=lambda path: _copy_number(path.stem))
 
     def logs(
         self, services: list[str], *, follow: bool, tail: int | None, console: Console
@@ -279,9 +284,8 @@ class LocalRuntime:
             files += self._log_files(service)
         prefixes = {path: path.stem for path in files}
         width = max((len(p) for p in prefixes.values()), default=0)
-        for path in files:
-            for line in _tail_lines(path, tail):
-                _print_line(console, prefixes[path], width, line)
+        for path, line in _interleave(files, tail):
+            _print_line(console, prefixes[path], width, line)
         if follow:
             for path, line in _follow(files):
                 _print_line(console, prefixes[path], width, line)
@@ -359,6 +363,23 @@ def _tail_lines(path: Path, count: int | None) -> list[str]:
     except OSError:
         return []
     return lines if count is None else lines[-count:] if count else []
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+")
+
+
+def _interleave(files: list[Path], tail: int | None) -> list[tuple[Path, str]]:
+    """Merge the copies' logs by their lines' timestamps, keeping each file's order."""
+    entries = []
+    for path in files:
+        stamp = ""
+        for line in _tail_lines(path, tail):
+            # A line without a timestamp (a traceback) stays with the one before.
+            match = _TIMESTAMP.match(line)
+            stamp = match.group(0).replace("T", " ") if match else stamp
+            entries.append((stamp, path, line))
+    entries.sort(key=lambda entry: entry[0])
+    return [(path, line) for _, path, line in entries]
 
 
 def _follow(files: list[Path]) -> Iterator[tuple[Path, str]]:
