@@ -3,7 +3,6 @@
 import logging
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -11,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field
 
 from src_apps.shared.logs import configure_logging
+from src_apps.shared.serving import serve
 from src_apps.shared.settings import ServiceSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,4 @@ def main() -> None:
     settings = load_settings(HomepageSettings)
     configure_logging(settings.log_level)
     log.info("homepage links sign-ups to %s", settings.signup_url)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level=settings.log_level,
-    )
+    serve(create_app(settings), settings)

@@ -4,7 +4,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -14,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from src_apps.shared.database import countries, make_engine, prepare_database, roles
 from src_apps.shared.logs import configure_logging
 from src_apps.shared.reference import display_order
+from src_apps.shared.serving import serve
 from src_apps.shared.settings import DatabaseSettings, ServiceSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,4 @@ def main() -> None:
     """Read the settings from the environment and serve the API on HOST:PORT."""
     settings = load_settings(ReferenceApiSettings)
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level=settings.log_level,
-    )
+    serve(create_app(settings), settings)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +18,7 @@ from src_apps.shared.database import make_engine, prepare_database
 from src_apps.shared.logs import configure_logging
 from src_apps.shared.messages import ProspectSignedUp
 from src_apps.shared.model import FIELD_LABELS, FIELD_LIMITS, check_prospect
+from src_apps.shared.serving import serve
 from src_apps.shared.settings import load_settings
 from src_apps.web import csrf
 from src_apps.web.reference import (
@@ -282,10 +282,4 @@ def main() -> None:
     """Read the settings from the environment and serve the web on HOST:PORT."""
     settings = load_settings(WebSettings)
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level=settings.log_level,
-    )
+    serve(create_app(settings), settings)
