@@ -299,3 +299,20 @@ def test_message_id_is_shown_for_an_event_without_one(
     publish(own_nats_server.url, [b"\x00"], msg_ids=[None])
 
     handler.wait_for_log("Event ID: <none; stream sequence 1>; reason: not UTF-8 JSON")
+
+
+def test_an_unusable_database_url_is_named_without_its_value():
+    result = subprocess.run(
+        [sys.executable, "-m", "src_apps.save_handler"],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "secret-looking nonsense"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert (result.returncode, result.stderr) == (
+        2,
+        "invalid setting DATABASE_URL: "
+        "Could not parse SQLAlchemy URL from given URL string\n",
+    )

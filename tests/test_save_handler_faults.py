@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from src_apps.shared.messages import ProspectSignedUp
+from tests.services import free_port
 from tests.test_save_handler_support import (
     consumer_info,
     new_event,
@@ -194,3 +195,14 @@ def test_batches_on_postgres_save_each_event_once(
     assert len(counts) == 41
     assert set(counts.values()) == {1}
     assert handler.count("Prospect already saved") == 40
+
+
+def test_sigterm_while_the_queue_never_answers_exits_zero(sqlite_url, start_handler):
+    nowhere = f"nats://127.0.0.1:{free_port()}"
+    handler = start_handler(nowhere, sqlite_url)
+
+    handler.wait_for_log("queue connection error")
+    code = handler.stop(signal.SIGTERM)
+
+    assert code == 0, handler.log
+    assert handler.log.rstrip().endswith("Save handler stopped")

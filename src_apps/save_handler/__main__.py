@@ -3,6 +3,10 @@
 import asyncio
 import logging
 import signal
+import sys
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError
 
 from src_apps.save_handler.handler import SaveHandler
 from src_apps.save_handler.metrics import Metrics
@@ -19,13 +23,22 @@ def configure_logging(settings: HandlerSettings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=line, force=True)
 
 
-async def serve(settings: HandlerSettings) -> None:
-    """Run one copy of the handler until SIGTERM or SIGINT."""
+def open_database(settings: HandlerSettings) -> Engine:
+    """Make the engine, or exit with one line when the URL cannot work."""
     password = settings.database_password
-    engine = make_engine(
-        settings.database_url,
-        password=password.get_secret_value() if password else None,
-    )
+    try:
+        return make_engine(
+            settings.database_url,
+            password=password.get_secret_value() if password else None,
+        )
+    except (ArgumentError, ModuleNotFoundError) as exc:
+        # The URL itself is kept out: it may carry a password after all.
+        print(f"invalid setting DATABASE_URL: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def serve(settings: HandlerSettings, engine: Engine) -> None:
+    """Run one copy of the handler until SIGTERM or SIGINT."""
     metrics = Metrics()
     if settings.metrics_port is not None:
         metrics.serve(host=settings.metrics_host, port=settings.metrics_port)
@@ -45,7 +58,8 @@ def main() -> None:
     """Read the settings and run the handler; exit 0 after a clean stop."""
     settings = load_settings(HandlerSettings)
     configure_logging(settings)
-    asyncio.run(serve(settings))
+    engine = open_database(settings)
+    asyncio.run(serve(settings, engine))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -106,10 +107,23 @@ class SaveHandler:
         """Retry a start-up step until it works, so start-up order never matters."""
         while not self.stopping.is_set():
             try:
-                return await step()
+                return await self.unless_stopped(step())
             except (*QUEUE_ERRORS, *TRANSIENT_ERRORS, OSError) as exc:
                 log.info("%s not ready yet (%s); retrying", what, store.first_line(exc))
                 await self.pause(RETRY_SECONDS)
+        return None
+
+    async def unless_stopped(self, work: Awaitable[T]) -> T | None:
+        """Await work, abandoning it when asked to stop: start-up may wait for ever."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        done, _ = await asyncio.wait({task, stop}, return_when=FIRST_COMPLETED)
+        if task in done:
+            stop.cancel()
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
         return None
 
     async def connect(self) -> Client:
