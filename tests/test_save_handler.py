@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from src_apps.save_handler import store
+from src_apps.save_handler import healthcheck, store
+from src_apps.save_handler.settings import HandlerSettings
 from src_apps.shared import database
 from src_apps.shared.messages import (
     DEAD_REASON_HEADER,
@@ -17,6 +18,7 @@ from src_apps.shared.messages import (
     PoisonMessageError,
     ProspectSignedUp,
 )
+from src_apps.shared.settings import load_settings
 from tests.services import free_port, wait_for
 from tests.test_save_handler_support import (
     REPO,
@@ -192,19 +194,22 @@ def test_metrics_count_what_happened(own_nats_server, sqlite_url, start_handler)
     assert "signup_save_handler_failed_total 0.0" in text
 
 
-def _healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "src_apps.save_handler.healthcheck"],
-        cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+def _healthcheck(env: dict[str, str], monkeypatch, capsys) -> tuple[int, str, str]:
+    for name in ("HEALTH_FILE", "HEALTH_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        healthcheck.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def test_health_file_is_touched_by_the_loop(
-    own_nats_server, sqlite_url, start_handler, tmp_path
+    own_nats_server, sqlite_url, start_handler, tmp_path, monkeypatch, capsys
 ):
     health_file = tmp_path / "alive"
     handler = start_handler(
@@ -219,30 +224,30 @@ def test_health_file_is_touched_by_the_loop(
         timeout=5,
         what="the health file to be touched again",
     )
-    result = _healthcheck({"HEALTH_FILE": str(health_file), "HEALTH_MAX_AGE": "5"})
-    assert (result.returncode, result.stdout) == (0, "healthy\n")
+    env = {"HEALTH_FILE": str(health_file), "HEALTH_MAX_AGE": "5"}
+    assert _healthcheck(env, monkeypatch, capsys) == (0, "healthy\n", "")
 
 
-def test_healthcheck_fails_on_a_stale_or_missing_file(tmp_path):
+def test_healthcheck_fails_on_a_stale_or_missing_file(tmp_path, monkeypatch, capsys):
     stale = tmp_path / "alive"
     stale.touch()
     os.utime(stale, (1_000_000_000, 1_000_000_000))
 
-    old = _healthcheck({"HEALTH_FILE": str(stale), "HEALTH_MAX_AGE": "30"})
-    missing = _healthcheck({"HEALTH_FILE": str(tmp_path / "none")})
-    unset = _healthcheck({})
+    old = _healthcheck(
+        {"HEALTH_FILE": str(stale), "HEALTH_MAX_AGE": "30"}, monkeypatch, capsys
+    )
+    missing = _healthcheck({"HEALTH_FILE": str(tmp_path / "none")}, monkeypatch, capsys)
+    unset = _healthcheck({}, monkeypatch, capsys)
 
-    assert old.returncode == 1
-    assert old.stderr.startswith(f"unhealthy: health file {stale} is ")
-    assert old.stderr.endswith("s old, more than 30s\n")
-    assert (missing.returncode, missing.stderr) == (
+    assert old[0] == 1
+    assert old[2].startswith(f"unhealthy: health file {stale} is ")
+    assert old[2].endswith("s old, more than 30s\n")
+    assert missing == (
         1,
+        "",
         f"unhealthy: health file {tmp_path / 'none'} does not exist yet\n",
     )
-    assert (unset.returncode, unset.stderr) == (
-        2,
-        "invalid setting HEALTH_FILE=<missing>: Field required\n",
-    )
+    assert unset == (2, "", "invalid setting HEALTH_FILE=<missing>: Field required\n")
 
 
 BAD_SETTINGS = {
@@ -274,20 +279,15 @@ BAD_SETTINGS = {
 
 
 @pytest.mark.parametrize("name", BAD_SETTINGS)
-def test_a_bad_setting_is_named_in_one_line(name):
+def test_a_bad_setting_is_named_in_one_line(name, monkeypatch, capsys):
     value, message = BAD_SETTINGS[name]
+    monkeypatch.setenv(name, value)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "src_apps.save_handler"],
-        cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", name: value},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings(HandlerSettings)
 
-    assert result.returncode == 2
-    assert result.stderr == message + "\n"
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == message + "\n"
 
 
 def test_message_id_is_shown_for_an_event_without_one(
