@@ -44,6 +44,7 @@ STALL_CHECK_SECONDS = 5.0
 RETRY_SECONDS = 1.0
 # Reference data rarely changes; re-read it at most this often for an unknown code.
 CODES_REFRESH_SECONDS = 30.0
+CLOSE_FLUSH_SECONDS = 5
 QUEUE_ERRORS = (nats.errors.Error, TimeoutError)
 
 
@@ -360,14 +361,18 @@ class SaveHandler:
             log.warning("term failed for event ID %s: %s", event_id_of(msg), exc)
 
     async def close(self) -> None:
-        """Flush the acks in flight and close the connection."""
+        """Make sure the server has every ack sent, then close the connection."""
         if self.nc is None or self.nc.is_closed:
             return
+        if self.sub is not None:
+            await self.unsubscribe(self.sub)
+        # Not drain(): it waits for the pull subscription's queue to be marked
+        # done, which fetch() never does, so it would sit out its whole timeout.
         try:
-            await self.nc.drain()
+            await self.nc.flush(timeout=CLOSE_FLUSH_SECONDS)
         except QUEUE_ERRORS as exc:
-            log.warning("could not drain the queue connection: %s", exc)
-            await self.nc.close()
+            log.warning("could not flush the last acks: %s", exc)
+        await self.nc.close()
 
 
 def event_id_of(msg: Msg) -> str:
