@@ -247,7 +247,7 @@ class DockerRuntime:
         return ran
 
     def _remove_project_volumes(self) -> None:
-        filters = {"label": f"{PROJECT_LABEL}={COMPOSE_PROJECT}"}
+        filters = [("label", f"{PROJECT_LABEL}={COMPOSE_PROJECT}")]
         left = self.docker.volume.list(filters=filters)
         if left:
             self.docker.volume.remove(left)
@@ -263,7 +263,7 @@ class DockerRuntime:
 
     def _containers(self, *, ours_only: bool = True) -> list[Container]:
         """Return the project's containers, in catalogue then copy order."""
-        filters = {"label": f"{PROJECT_LABEL}={COMPOSE_PROJECT}"}
+        filters = [("label", f"{PROJECT_LABEL}={COMPOSE_PROJECT}")]
         with docker_errors():
             found = self.docker.container.list(all=True, filters=filters)
         if ours_only:

@@ -1,13 +1,17 @@
 """A real Docker engine with the stand-in base images; a skip, or under CI a failure."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from python_on_whales import DockerClient
+from python_on_whales import Container, DockerClient
 from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 
 from dwwx.images import IMAGES, build_images
+from dwwx.manifests import COMPOSE_PROJECT
+from dwwx.runtimes.docker import PROJECT_LABEL
+from tests.dwwx_project import Project, free_port_block
 from tests.services import need
 
 # Built by .ci/docker-setup.sh; Docker Hub is out of reach on test machines.
@@ -65,3 +69,59 @@ def image_name(image: str) -> str:
     """Return the test build's tag for one of dwwx's images."""
     assert image in IMAGES
     return f"{TEST_REGISTRY}/{image}:{TEST_TAG}"
+
+
+# The settings that run a whole project on the stand-ins, on loopback only.
+LAB_REGISTRY = "dwwx-lab"
+LAB_SETTINGS = {
+    "DWWX_DOCKER_NETWORK": "host",
+    "DWWX_BUILD_NETWORK": "host",
+    "DWWX_POSTGRES_IMAGE": "dwwx-ci/postgres:16",
+    "DWWX_NATS_IMAGE": "dwwx-ci/nats:2.10",
+    "DWWX_PYTHON_BASE_IMAGE": STAND_INS["python"],
+    "DWWX_CADDY_BASE_IMAGE": STAND_INS["caddy"],
+    "DWWX_IMAGE_REGISTRY": LAB_REGISTRY,
+    "DWWX_IMAGE_TAG": TEST_TAG,
+    "DWWX_HEALTH_TIMEOUT": "120",
+}
+
+
+def project_containers(docker: DockerClient) -> list[Container]:
+    """Return every container of the compose project `app`, running or not."""
+    filters = [("label", f"{PROJECT_LABEL}={COMPOSE_PROJECT}")]
+    return docker.container.list(all=True, filters=filters)
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    docker: DockerClient,
+) -> Iterator[Project]:
+    """A dwwx project on the docker runtime; brought down with its data after."""
+    if project_containers(docker):
+        pytest.fail(f"a compose project {COMPOSE_PROJECT!r} already runs here")
+    for key, value in LAB_SETTINGS.items():
+        monkeypatch.setenv(key, value)
+    proj = Project(
+        path=tmp_path, port=free_port_block(), capsys=capsys, runtime="docker"
+    )
+    try:
+        yield proj
+    finally:
+        proj.dwwx("down", "--volumes")
+
+
+@pytest.fixture(scope="session")
+def lab_images(docker: DockerClient) -> Iterator[None]:
+    """Untag the images `dwwx build` made for the lab at the end of the session."""
+    yield
+    tags = [
+        f"{LAB_REGISTRY}/{image}:{tag}"
+        for image in IMAGES
+        for tag in (TEST_TAG, "latest")
+    ]
+    present = [tag for tag in tags if docker.image.exists(tag)]
+    if present:
+        docker.image.remove(present)

@@ -1,0 +1,79 @@
+"""The workshop's lab on a real engine: build, v1, v4 in place, scale, v3, down."""
+
+import re
+
+import pytest
+from python_on_whales import DockerClient
+
+from tests.docker.conftest import TEST_TAG, project_containers
+from tests.services import wait_for
+
+pytestmark = pytest.mark.docker
+
+
+def _ids(docker: DockerClient) -> dict[str, str]:
+    return {c.name: c.id for c in project_containers(docker)}
+
+
+def _row_count(project) -> int:
+    match = re.search(r"Prospects — (\d+) rows", project.ok("verify-db"))
+    assert match
+    return int(match.group(1))
+
+
+def test_lab_from_build_to_down(project, docker, lab_images):
+    """One project through the whole lab, since every `up` costs seconds."""
+    assert "built 10 tags" in project.ok("build", "--tag", TEST_TAG)
+
+    out = project.ok("up", "v1")
+    assert f"v1 is up on the docker runtime: http://localhost:{project.port}/" in out
+    assert "v1 on the docker runtime" in project.ok("ps")
+    assert set(_ids(docker)) == {"app-signup-db-1", "app-signup-web-1"}
+    project.ok("signup", "--email", "v1@example.com")
+    assert "found v1@example.com" in project.ok(
+        "verify-db", "--email", "v1@example.com"
+    )
+    v1 = _ids(docker)
+
+    project.ok("up", "v4")
+    v4 = _ids(docker)
+    # The database keeps running through the upgrade; the web is recreated.
+    assert v4["app-signup-db-1"] == v1["app-signup-db-1"]
+    assert v4["app-signup-web-1"] != v1["app-signup-web-1"]
+    assert "app-signup-save-handler-1" in v4
+
+    project.ok("signup", "--email", "v4@example.com")
+    wait_for(
+        lambda: project.dwwx("verify-db", "--email", "v4@example.com").code == 0,
+        timeout=30,
+        what="the v4 sign-up to be saved by the handler",
+    )
+    handler_log = project.ok("logs", "handler")
+    assert re.search(r"^signup-save-handler-1 +\| .*Prospect saved", handler_log, re.M)
+    assert _row_count(project) == 2
+
+    assert "signup-save-handler runs 2 copies" in project.ok("scale", "save-handler=2")
+    scaled = _ids(docker)
+    handlers = sorted(name for name in scaled if "save-handler" in name)
+    assert handlers == ["app-signup-save-handler-1", "app-signup-save-handler-2"]
+    assert scaled["app-signup-save-handler-1"] == v4["app-signup-save-handler-1"]
+    ps = project.ok("ps")
+    assert ps.count("HEALTHY") == len(scaled)
+
+    project.ok("up", "v3")
+    names = set(_ids(docker))
+    assert "app-message-queue-1" not in names
+    assert not [name for name in names if "save-handler" in name]
+    project.ok("signup", "--email", "sync@example.com")
+    assert "found sync@example.com" in project.ok(
+        "verify-db", "--email", "sync@example.com"
+    )
+
+    assert "stopped; data deleted" in project.ok("down", "--volumes")
+    assert project_containers(docker) == []
+    label = [("label", "com.docker.compose.project=app")]
+    assert docker.volume.list(filters=label) == []
+    assert docker.network.list(filters=label) == []
+    result = project.dwwx("ps")
+    assert result.code == 1
+    assert "nothing is running from" in result.err
