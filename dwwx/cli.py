@@ -7,9 +7,18 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dwwx import __version__
-from dwwx.commands import AppContext, build, inspect, lifecycle, manifest, signup
+from dwwx.commands import (
+    AppContext,
+    build,
+    doctor,
+    inspect,
+    lifecycle,
+    manifest,
+    signup,
+)
 from dwwx.errors import DwwxError
 from dwwx.settings import load_settings
 from dwwx.state import StateDir
@@ -73,6 +82,7 @@ for command in (
     manifest.render,
     build.build,
     signup.signup,
+    doctor.doctor,
     version,
 ):
     app.command(command.__name__.replace("_", "-"))(command)
@@ -84,7 +94,8 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="dwwx", standalone_mode=False)
     except DwwxError as exc:
-        errors.print(f"[red]dwwx: {exc.message}[/]")
+        # Messages quote logs and package extras; brackets there are not markup.
+        errors.print(f"[red]dwwx: {escape(exc.message)}[/]")
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

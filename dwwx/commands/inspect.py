@@ -4,6 +4,7 @@ import contextlib
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dwwx import catalogue
@@ -72,7 +73,7 @@ def verify_db(
     for column in result.columns:
         table.add_column(column, overflow="fold")
     for row in result.rows:
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     app.console.print(table)
 
     if email is not None:

