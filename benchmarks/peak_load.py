@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import signal
 import socket
 import sqlite3
@@ -209,6 +210,10 @@ def run_scenario(
         return _measure(project, engine, scenario, options)
     finally:
         engine.dispose()
+        if options.logs:
+            # The state folder goes with the run; its logs explain refusals.
+            kept = options.logs / scenario.name.replace(",", "").replace(" ", "-")
+            shutil.copytree(project.state_dir / "logs", kept, dirs_exist_ok=True)
         project.down()
 
 
@@ -391,6 +396,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="seconds into the burst to take the lock",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--logs", type=Path, help="keep each scenario's service logs in this folder"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     options = parser.parse_args(argv)
     if options.count < 1 or options.concurrency < 1 or options.warm_up < 1:
