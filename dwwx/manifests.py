@@ -297,7 +297,12 @@ def _compose_database(
         name=catalogue.DB,
         image=settings.postgres_image,
         port=port,
-        command=["postgres", "-p", str(port)] if host_network else None,
+        # On the host's network the server would listen on every interface.
+        command=(
+            ["postgres", "-p", str(port), "-c", "listen_addresses=127.0.0.1"]
+            if host_network
+            else None
+        ),
         environment={
             "POSTGRES_USER": POSTGRES_USER,
             "POSTGRES_DB": POSTGRES_DB,
@@ -311,7 +316,9 @@ def _compose_database(
 def _compose_queue(settings: Settings, target: Target) -> ComposeService:
     ports = target.ports
     monitor = f"http://127.0.0.1:{ports.queue_monitor}/healthz?js-enabled-only=true"
-    flags = f"-p {ports.queue} -m {ports.queue_monitor}".split()
+    # -a also binds the monitor; on the host's network that is loopback only.
+    address = target.bind_host
+    flags = f"-a {address} -p {ports.queue} -m {ports.queue_monitor}".split()
     return ComposeService(
         name=catalogue.QUEUE,
         image=settings.nats_image,
