@@ -11,6 +11,9 @@ from pathlib import Path
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
     """Return True when nothing listens on the port."""
     with socket.socket() as sock:
+        # As servers do, so that connections of a stopped server lingering in
+        # TIME_WAIT don't count as taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -61,3 +61,19 @@ def test_workshop_query_works_with_its_capitalised_table_name(engine):
         rows = conn.execute(text("SELECT * FROM Prospects")).all()
 
     assert len(rows) == 1
+
+
+def test_a_password_in_the_url_wins_over_the_generated_one():
+    engine = database.make_engine(
+        "postgresql+psycopg://app:own@127.0.0.1:5432/signup", password="generated"
+    )
+
+    assert engine.url.password == "own"
+
+
+def test_the_generated_password_fills_a_url_without_one():
+    engine = database.make_engine(
+        "postgresql+psycopg://app@127.0.0.1:5432/signup", password="generated"
+    )
+
+    assert engine.url.password == "generated"

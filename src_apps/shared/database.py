@@ -77,7 +77,7 @@ def make_engine(url: str, *, password: str | None = None) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    if password:
+    if password and not parsed.password:
         parsed = parsed.set(password=password)
     return create_engine(parsed, pool_pre_ping=True)
 
