@@ -1,6 +1,9 @@
 """Fixtures for real services; their scope follows what they cost to start."""
 
 import itertools
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +60,24 @@ def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Proj
         yield proj
     finally:
         proj.tear_down()
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build dwwx's wheel and unpack it: an install without the clone beside it."""
+    out = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if built.returncode != 0:
+        pytest.fail(f"wheel build failed:\n{built.stderr}")
+    [wheel] = out.glob("*.whl")
+    site = out / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    return site

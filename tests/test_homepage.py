@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import httpx
@@ -61,21 +60,9 @@ def test_bad_port_names_the_variable(monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("invalid setting PORT='http'")
 
 
-def test_page_is_served_from_an_installed_wheel(tmp_path: Path):
+def test_page_is_served_from_an_installed_wheel(tmp_path: Path, installed_wheel: Path):
     """Run the homepage from an unpacked wheel, in a folder far from the checkout."""
-    built = subprocess.run(
-        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", tmp_path],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if built.returncode != 0:
-        pytest.fail(f"wheel build failed:\n{built.stderr}")
-    [wheel] = tmp_path.glob("*.whl")
-    site = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(site)
+    site = installed_wheel
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(site), "SIGNUP_URL": "/app/"}
