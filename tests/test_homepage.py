@@ -13,8 +13,6 @@ from src_apps.homepage.app import HomepageSettings, create_app
 from src_apps.shared.settings import load_settings
 from tests.test_web_helpers import running
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def test_landing_page_links_to_the_sign_up():
     client = TestClient(create_app(HomepageSettings()))
