@@ -73,25 +73,42 @@ def test_empty_output_is_an_empty_result():
     assert parse_csv("").rows == parse_sqlcmd("").rows == []
 
 
-def test_odbc_connection_strings_name_the_driver_port_and_login():
-    mssql = odbc_connection_string(_target("mssql"), password="p;w")
-    postgres = odbc_connection_string(_target("postgres"), password="pw")
+@pytest.mark.parametrize(
+    ("engine", "driver", "expected"),
+    [
+        (
+            "mssql",
+            "ODBC Driver 18 for SQL Server",
+            "DRIVER={ODBC Driver 18 for SQL Server};SERVER=127.0.0.1,9006;"
+            "DATABASE=master;TrustServerCertificate=yes;UID=sa;PWD={p;w}",
+        ),
+        (
+            "mssql",
+            "FreeTDS",
+            "DRIVER={FreeTDS};SERVER=127.0.0.1;PORT=9006;DATABASE=master;"
+            "TDS_Version=7.4;UID=sa;PWD={p;w}",
+        ),
+        (
+            "postgres",
+            "PostgreSQL Unicode",
+            "DRIVER={PostgreSQL Unicode};SERVER=127.0.0.1;PORT=9006;"
+            "DATABASE=signup;UID=postgres;PWD={p;w}",
+        ),
+    ],
+)
+def test_odbc_connection_strings_name_the_driver_port_and_login(
+    engine, driver, expected
+):
+    connection = odbc_connection_string(_target(engine), driver=driver, password="p;w")
 
-    assert mssql == (
-        "DRIVER={ODBC Driver 18 for SQL Server};SERVER=127.0.0.1,9006;"
-        "DATABASE=master;UID=sa;PWD={p;w};TrustServerCertificate=yes"
-    )
-    assert postgres == (
-        "DRIVER={PostgreSQL Unicode};SERVER=127.0.0.1;PORT=9006;"
-        "DATABASE=signup;UID=postgres;PWD={pw}"
-    )
+    assert connection == expected
 
 
 def test_odbc_without_pyodbc_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyodbc", None)
 
     with pytest.raises(DwwxError) as caught:
-        query_odbc("DRIVER={x}", driver="ODBC Driver 18 for SQL Server")
+        query_odbc(_target("mssql"), password="pw")
 
     assert caught.value.message == (
         "--odbc needs pyodbc; run: pip install 'dwwx[mssql]', and install "

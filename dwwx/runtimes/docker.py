@@ -41,10 +41,14 @@ CONFIG_LABEL = "com.docker.compose.project.config_files"
 SQLCMD = "/opt/mssql-tools18/bin/sqlcmd"
 PROSPECTS_QUERY = "SELECT * FROM Prospects"
 
-# The ODBC driver each engine is queried through from the host.
+# The ODBC drivers each engine can be queried through from the host, best first.
 ODBC_DRIVERS = {
-    "mssql": "ODBC Driver 18 for SQL Server",
-    "postgres": "PostgreSQL Unicode",
+    "mssql": (
+        "ODBC Driver 18 for SQL Server",
+        "ODBC Driver 17 for SQL Server",
+        "FreeTDS",
+    ),
+    "postgres": ("PostgreSQL Unicode",),
 }
 
 
@@ -370,10 +374,7 @@ class DockerRuntime:
             if target.database_engine == "mssql"
             else "DATABASE_PASSWORD"
         )
-        connection = odbc_connection_string(
-            target, password=secrets.get(password_key, "")
-        )
-        return query_odbc(connection, driver=ODBC_DRIVERS[target.database_engine])
+        return query_odbc(target, password=secrets.get(password_key, ""))
 
 
 def container_state(state: Any) -> str:
@@ -431,36 +432,40 @@ def parse_sqlcmd(output: str) -> QueryResult:
     return QueryResult(columns=parsed[0], rows=rows)
 
 
-def odbc_connection_string(target: Target, *, password: str) -> str:
+def odbc_connection_string(target: Target, *, driver: str, password: str) -> str:
     """Build the ODBC connection string that reaches the database from the host."""
     port = target.ports.database
-    driver = ODBC_DRIVERS[target.database_engine]
-    if target.database_engine == "mssql":
-        return (
-            f"DRIVER={{{driver}}};SERVER=127.0.0.1,{port};DATABASE=master;"
-            f"UID=sa;PWD={{{password}}};TrustServerCertificate=yes"
-        )
-    return (
-        f"DRIVER={{{driver}}};SERVER=127.0.0.1;PORT={port};DATABASE={POSTGRES_DB};"
-        f"UID={POSTGRES_USER};PWD={{{password}}}"
-    )
+    if target.database_engine != "mssql":
+        where = f"SERVER=127.0.0.1;PORT={port};DATABASE={POSTGRES_DB}"
+        user = POSTGRES_USER
+    elif driver == "FreeTDS":
+        where = f"SERVER=127.0.0.1;PORT={port};DATABASE=master;TDS_Version=7.4"
+        user = "sa"
+    else:
+        where = f"SERVER=127.0.0.1,{port};DATABASE=master;TrustServerCertificate=yes"
+        user = "sa"
+    # Braces quote the password, so a ; or = in it cannot end the value.
+    return f"DRIVER={{{driver}}};{where};UID={user};PWD={{{password}}}"
 
 
-def query_odbc(connection: str, *, driver: str) -> QueryResult:
+def query_odbc(target: Target, *, password: str) -> QueryResult:
     """Run the workshop's query through pyodbc, naming what is missing if anything."""
+    wanted = ODBC_DRIVERS[target.database_engine]
     try:
         import pyodbc  # type: ignore[import-not-found]
     except ImportError:
         raise DwwxError(
             "--odbc needs pyodbc; run: pip install 'dwwx[mssql]', and install "
-            f"the {driver!r} ODBC driver"
+            f"the {wanted[0]!r} ODBC driver"
         ) from None
-    if driver not in pyodbc.drivers():
-        found = ", ".join(pyodbc.drivers()) or "none"
+    installed = pyodbc.drivers()
+    driver = next((name for name in wanted if name in installed), None)
+    if driver is None:
         raise DwwxError(
-            f"the ODBC driver {driver!r} is not installed (found: {found}); "
-            "install it, or drop --odbc"
+            f"the ODBC driver {wanted[0]!r} is not installed (found: "
+            f"{', '.join(installed) or 'none'}); install it, or drop --odbc"
         )
+    connection = odbc_connection_string(target, driver=driver, password=password)
     try:
         with pyodbc.connect(connection, timeout=10) as conn:
             cursor = conn.execute(PROSPECTS_QUERY)
