@@ -1,6 +1,7 @@
 """The workshop's lab on a real engine: build, v1, v4 in place, scale, v3, down."""
 
 import re
+from dataclasses import replace
 
 import pytest
 from python_on_whales import DockerClient
@@ -34,6 +35,10 @@ def test_lab_from_build_to_down(project, docker, lab_images):
         "verify-db", "--email", "v1@example.com"
     )
     v1 = _ids(docker)
+    other = replace(project, path=project.path / "other")
+    refused = other.dwwx("up", "v1")
+    assert refused.code == 1
+    assert f"already runs from {project.state_dir / 'compose.yaml'}" in refused.err
 
     project.ok("up", "v4")
     v4 = _ids(docker)
