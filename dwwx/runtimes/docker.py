@@ -109,8 +109,7 @@ class DockerRuntime:
         self.compose_file.write_text(render_compose(version, self.settings, scale))
         self._ensure_images(services, target)
 
-        self._compose_up()
-
+        # Saved before the wait, so logs and down work on a failed start too.
         record = Record(
             runtime=self.name,
             version=version,
@@ -119,6 +118,7 @@ class DockerRuntime:
             scale={catalogue.HANDLER: scale.get(catalogue.HANDLER, 1)},
         )
         self.state.save(record)
+        self._compose_up()
         return entry_url(version, target)
 
     def _check_engine(self) -> None:
@@ -209,6 +209,8 @@ class DockerRuntime:
         for container in self._containers():
             state = container.state
             health = state.health.status if state.health else None
+            if state.status == "created":
+                continue  # waiting for a dependency, which is the one to name
             if state.status != "running" or state.restarting:
                 why = f"exited with code {state.exit_code}"
             elif health == "unhealthy":

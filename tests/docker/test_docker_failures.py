@@ -15,6 +15,7 @@ def test_a_crashing_database_is_reported_with_its_log(project, monkeypatch):
     assert result.code == 1
     assert "dwwx: signup-db exited with code 1; last lines of its log:" in result.err
     assert 'unrecognized command: "postgres"' in result.err
+    assert "signup-db-1" in project.ok("logs", "db", "--tail", "1")
 
 
 def test_ps_before_up_says_how_to_start(project):
