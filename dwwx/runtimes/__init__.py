@@ -132,3 +132,16 @@ def open_runtime(settings: Settings, state: StateDir) -> Runtime:
     from dwwx.runtimes.local import LocalRuntime
 
     return LocalRuntime(settings, state)
+
+
+def running_record(
+    runtime: str, version: str, settings: Settings, target: Target
+) -> Record:
+    """Describe what `up` brings up, for the state folder to remember."""
+    return Record(
+        runtime=runtime,
+        version=version,
+        port=settings.port,
+        database_engine=target.database_engine,
+        scale={catalogue.HANDLER: target.scale.get(catalogue.HANDLER, 1)},
+    )

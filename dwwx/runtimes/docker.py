@@ -26,7 +26,13 @@ from dwwx.manifests import (
     image_name,
     render_compose,
 )
-from dwwx.runtimes import ProcessStatus, QueryResult, entry_url, service_url
+from dwwx.runtimes import (
+    ProcessStatus,
+    QueryResult,
+    entry_url,
+    running_record,
+    service_url,
+)
 from dwwx.settings import Settings
 from dwwx.state import Record, StateDir
 
@@ -110,14 +116,7 @@ class DockerRuntime:
         self._ensure_images(services, target)
 
         # Saved before the wait, so logs and down work on a failed start too.
-        record = Record(
-            runtime=self.name,
-            version=version,
-            port=self.settings.port,
-            database_engine=target.database_engine,
-            scale={catalogue.HANDLER: scale.get(catalogue.HANDLER, 1)},
-        )
-        self.state.save(record)
+        self.state.save(running_record(self.name, version, self.settings, target))
         self._compose_up()
         return entry_url(version, target)
 

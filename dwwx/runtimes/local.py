@@ -23,7 +23,13 @@ from dwwx import catalogue, ports
 from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
 from dwwx.manifests import local_target, render_supervisord
-from dwwx.runtimes import ProcessStatus, QueryResult, entry_url, service_url
+from dwwx.runtimes import (
+    ProcessStatus,
+    QueryResult,
+    entry_url,
+    running_record,
+    service_url,
+)
 from dwwx.settings import Settings
 from dwwx.state import Record, StateDir
 
@@ -86,14 +92,7 @@ class LocalRuntime:
         else:
             self._start_supervisord()
 
-        record = Record(
-            runtime=self.name,
-            version=version,
-            port=self.settings.port,
-            database_engine=target.database_engine,
-            scale={catalogue.HANDLER: scale.get(catalogue.HANDLER, 1)},
-        )
-        self.state.save(record)
+        self.state.save(running_record(self.name, version, self.settings, target))
         self._wait_until_healthy(services)
         return entry_url(version, target)
 
