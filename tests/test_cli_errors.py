@@ -100,3 +100,13 @@ def test_bad_setting_names_the_variable(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("dwwx: invalid setting DWWX_PORT='eighty'")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option", ["caddy=", "nginx=nginx:1", "=img"])
+def test_bad_base_image_option_is_refused_before_building(project, option):
+    result = project.dwwx("build", "--base-image", option)
+
+    assert result.code == 2
+    assert result.err == (
+        f"dwwx: bad --base-image {option!r}; write IMAGE or caddy=IMAGE\n"
+    )

@@ -2,6 +2,10 @@
 
 import os
 import re
+import selectors
+import subprocess
+import sys
+import time
 
 import httpx
 
@@ -88,3 +92,33 @@ def test_down_with_volumes_deletes_the_data(project):
     project.ok("up", "v1")
 
     assert "0 rows" in project.ok("verify-db")
+
+
+def test_logs_follow_prints_new_lines_as_they_come(project):
+    project.ok("up", "v1")
+    argv = [sys.executable, "-m", "dwwx", "--state-dir", str(project.state_dir)]
+    argv += ["--port", str(project.port), "--runtime", "local"]
+    follower = subprocess.Popen(
+        [*argv, "logs", "web", "-f", "--tail", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(follower.stdout, selectors.EVENT_READ)
+        # The tail's one line says the follower has read up to the end.
+        assert selector.select(timeout=20), "logs -f printed no tail"
+        seen = [follower.stdout.readline()]
+        project.ok("signup", "--email", "follow@example.com")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            "prospect saved" in line for line in seen
+        ):
+            if selector.select(timeout=1):
+                seen.append(follower.stdout.readline())
+        assert any("email=follow@example.com" in line for line in seen), seen
+        assert all(line.startswith("signup-web | ") for line in seen)
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)

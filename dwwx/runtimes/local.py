@@ -283,11 +283,15 @@ class LocalRuntime:
             files += self._log_files(service)
         prefixes = {path: path.stem for path in files}
         width = max((len(p) for p in prefixes.values()), default=0)
-        for path, line in _interleave(files, tail):
+        # Measured once: the tail ends, and following starts, at the same byte.
+        sizes = _sizes(files)
+        for path, line in _interleave(files, tail, sizes):
             _print_line(console, prefixes[path], width, line)
         if follow:
-            for path, line in _follow(files):
+            for path, line in _follow(files, sizes):
                 _print_line(console, prefixes[path], width, line)
+                # A pipe (`dwwx logs -f | grep`) must see each line as it comes.
+                console.file.flush()
 
     def query_prospects(self, *, odbc: bool = False) -> QueryResult:
         """Run SELECT * FROM Prospects against the project's database."""
@@ -356,23 +360,31 @@ def _copy_number(stem: str) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def _tail_lines(path: Path, count: int | None) -> list[str]:
+def _tail_lines(path: Path, count: int | None, *, upto: int | None = None) -> list[str]:
+    """Return the last count lines (all for None) of the file's first upto bytes."""
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        data = path.read_bytes()
     except OSError:
         return []
+    lines = data[:upto].decode(errors="replace").splitlines()
     return lines if count is None else lines[-count:] if count else []
+
+
+def _sizes(files: list[Path]) -> dict[Path, int]:
+    return {path: path.stat().st_size if path.exists() else 0 for path in files}
 
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+")
 
 
-def _interleave(files: list[Path], tail: int | None) -> list[tuple[Path, str]]:
+def _interleave(
+    files: list[Path], tail: int | None, sizes: dict[Path, int]
+) -> list[tuple[Path, str]]:
     """Merge the copies' logs by their lines' timestamps, keeping each file's order."""
     entries = []
     for path in files:
         stamp = ""
-        for line in _tail_lines(path, tail):
+        for line in _tail_lines(path, tail, upto=sizes[path]):
             # A line without a timestamp (a traceback) stays with the one before.
             match = _TIMESTAMP.match(line)
             stamp = match.group(0).replace("T", " ") if match else stamp
@@ -381,19 +393,18 @@ def _interleave(files: list[Path], tail: int | None) -> list[tuple[Path, str]]:
     return [(path, line) for _, path, line in entries]
 
 
-def _follow(files: list[Path]) -> Iterator[tuple[Path, str]]:
-    """Yield lines appended to the files, until interrupted."""
-    offsets = {path: path.stat().st_size if path.exists() else 0 for path in files}
-    partial = dict.fromkeys(files, "")
+def _follow(files: list[Path], offsets: dict[Path, int]) -> Iterator[tuple[Path, str]]:
+    """Yield lines appended to the files after the offsets, until interrupted."""
+    partial = dict.fromkeys(files, b"")
     while True:
         for path in files:
-            chunk = ""
-            with contextlib.suppress(OSError), path.open(errors="replace") as handle:
+            chunk = b""
+            with contextlib.suppress(OSError), path.open("rb") as handle:
                 handle.seek(offsets[path])
                 chunk = handle.read()
                 offsets[path] = handle.tell()
-            *complete, partial[path] = (partial[path] + chunk).split("\n")
-            yield from ((path, line) for line in complete)
+            *complete, partial[path] = (partial[path] + chunk).split(b"\n")
+            yield from ((path, line.decode(errors="replace")) for line in complete)
         time.sleep(0.2)
 
 

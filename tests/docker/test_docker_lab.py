@@ -25,6 +25,7 @@ def _row_count(project) -> int:
 def test_lab_from_build_to_down(project, docker, lab_images):
     """One project through the whole lab, since every `up` costs seconds."""
     assert "built 10 tags" in project.ok("build", "--tag", TEST_TAG)
+    assert "built 2 tags" in project.ok("build", "save-handler", "--tag", TEST_TAG)
 
     out = project.ok("up", "v1")
     assert f"v1 is up on the docker runtime: http://localhost:{project.port}/" in out
