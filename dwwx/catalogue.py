@@ -174,6 +174,20 @@ def parse_scale(values: list[str]) -> dict[str, int]:
     return scale
 
 
+def copy_names(service: Service) -> list[str]:
+    """Name the copies of a service like compose does: name-1, name-2, …"""
+    return [f"{service.name}-{number}" for number in range(1, service.replicas + 1)]
+
+
+def service_of(process: str) -> str:
+    """Return the service a process or copy name belongs to."""
+    for name in SCALABLE:
+        number = process.removeprefix(f"{name}-")
+        if number != process and number.isdigit():
+            return name
+    return process
+
+
 def services(version: str, target: Target) -> list[Service]:
     """Describe every service of a manifest version for a target."""
     check_version(version)

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from dwwx import catalogue
-from dwwx.catalogue import Ports, Target
+from dwwx.catalogue import Ports, Service, Target
 from dwwx.errors import DwwxError
 from dwwx.resources import data_dir
 from dwwx.settings import Settings
@@ -109,12 +109,6 @@ class Program:
     command: str
     environment: str
     priority: int
-    numprocs: int = 1
-    scalable: bool = False
-
-    @property
-    def log_name(self) -> str:
-        return f"{self.name}-%(process_num)d" if self.scalable else self.name
 
 
 def find_binary(name: str, *, package: str) -> str:
@@ -147,22 +141,35 @@ def local_programs(version: str, target: Target, state: StateDir) -> list[Progra
             argv = _nats_argv(target, state, manifests)
         else:
             continue  # SQLite is a file, not a process
-        if service.name == catalogue.HANDLER:
-            env["HANDLER_NAME"] = f"{service.name}-%(process_num)d"
-            env["HEALTH_FILE"] = str(
-                state.run / f"{service.name}-%(process_num)d.health"
+        command = shlex.join([*envexec, secrets, "--", *argv]).replace("%", "%%")
+        for name, copy_env in _copies(service, env, state):
+            programs.append(
+                Program(
+                    name=name,
+                    command=command,
+                    environment=_supervisor_env(copy_env),
+                    priority=priority * 10,
+                )
             )
-        programs.append(
-            Program(
-                name=service.name,
-                command=shlex.join([*envexec, secrets, "--", *argv]).replace("%", "%%"),
-                environment=_supervisor_env(env),
-                priority=priority * 10,
-                numprocs=service.replicas,
-                scalable=service.name in catalogue.SCALABLE,
-            )
-        )
     return programs
+
+
+def _copies(
+    service: Service, env: dict[str, str], state: StateDir
+) -> list[tuple[str, dict[str, str]]]:
+    """Name each copy of a service; a scalable one gets a program per copy."""
+    if service.name not in catalogue.SCALABLE:
+        return [(service.name, env)]
+    # One program per copy, not numprocs: scaling then adds or removes
+    # programs and leaves the running copies alone.
+    return [
+        (
+            name,
+            env
+            | {"HANDLER_NAME": name, "HEALTH_FILE": str(state.run / f"{name}.health")},
+        )
+        for name in catalogue.copy_names(service)
+    ]
 
 
 def _nats_argv(target: Target, state: StateDir, manifests: Path) -> list[str]:

@@ -120,3 +120,16 @@ def test_bad_scale_is_refused(spec, message):
 @pytest.mark.parametrize("spec", ["save-handler=3", "handler=3"])
 def test_scale_names_the_handler(spec):
     assert catalogue.parse_scale([spec]) == {"signup-save-handler": 3}
+
+
+@pytest.mark.parametrize(
+    ("process", "service"),
+    [
+        ("signup-save-handler-2", "signup-save-handler"),
+        ("signup-save-handler-12", "signup-save-handler"),
+        ("signup-web", "signup-web"),
+        ("signup-save-handler-x", "signup-save-handler-x"),
+    ],
+)
+def test_a_copy_belongs_to_its_service(process, service):
+    assert catalogue.service_of(process) == service

@@ -48,8 +48,11 @@ def test_lab_path_from_v1_to_v4_and_scale_out(project):
     )
 
     assert "signup-save-handler runs 3 copies" in project.ok("scale", "save-handler=3")
-    copies = [name for name in _pids(project) if name.startswith("signup-save-handler")]
+    scaled = _pids(project)
+    copies = [name for name in scaled if name.startswith("signup-save-handler")]
     assert len(copies) == 3
+    # Scaling adds copies; the one already running keeps going.
+    assert scaled["signup-save-handler-1"] == v4["signup-save-handler-1"]
 
     out = project.ok("signup", "--count", "300", "--concurrency", "8")
     assert "accepted 300 of 300 sign-ups" in out
@@ -87,7 +90,7 @@ def test_handler_outage_loses_no_sign_up(project):
     conf = str(project.state_dir / "supervisord.conf")
     ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", conf]
     subprocess.run(
-        [*ctl, "stop", "signup-save-handler:*"], check=True, capture_output=True
+        [*ctl, "stop", "signup-save-handler-1"], check=True, capture_output=True
     )
 
     out = project.ok("signup", "--count", "20")
@@ -95,7 +98,7 @@ def test_handler_outage_loses_no_sign_up(project):
     assert _row_count(project) == 0
 
     subprocess.run(
-        [*ctl, "start", "signup-save-handler:*"], check=True, capture_output=True
+        [*ctl, "start", "signup-save-handler-1"], check=True, capture_output=True
     )
     wait_for(
         lambda: _row_count(project) == 20, timeout=30, what="20 rows after restart"

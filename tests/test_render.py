@@ -54,9 +54,11 @@ def test_local_config_is_a_supervisord_config(project):
         "program:proxy",
         "program:reference-data-api",
         "program:message-queue",
-        "program:signup-save-handler",
+        "program:signup-save-handler-1",
+        "program:signup-save-handler-2",
     ]
-    assert config["program:signup-save-handler"]["numprocs"] == "2"
+    copy = config["program:signup-save-handler-2"]
+    assert 'HANDLER_NAME="signup-save-handler-2"' in copy["environment"]
     assert "SECRET_KEY" not in config["program:signup-web"]["environment"]
     assert (
         " SECRET_KEY,NATS_USER,NATS_PASSWORD -- "

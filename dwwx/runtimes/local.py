@@ -181,7 +181,7 @@ class LocalRuntime:
             states = [
                 entry["statename"]
                 for entry in self._rpc().supervisor.getAllProcessInfo()
-                if entry["group"] == service.name
+                if catalogue.service_of(entry["group"]) == service.name
             ]
             return bool(states) and all(state == "RUNNING" for state in states)
         return True  # the database: SQLite is a file, a server URL is checked on use
@@ -245,12 +245,16 @@ class LocalRuntime:
             running = entry["statename"] == "RUNNING"
             rows.append(
                 ProcessStatus(
-                    service=entry["group"],
+                    service=catalogue.service_of(entry["group"]),
                     name=entry["name"],
                     state=entry["statename"],
                     pid=entry["pid"] or None,
                     uptime_seconds=entry["now"] - entry["start"] if running else None,
-                    url=service_url(services[entry["group"]], record.version, target),
+                    url=service_url(
+                        services[catalogue.service_of(entry["group"])],
+                        record.version,
+                        target,
+                    ),
                 )
             )
         return rows
@@ -260,7 +264,7 @@ class LocalRuntime:
         names = [
             entry["name"]
             for entry in self._rpc().supervisor.getAllProcessInfo()
-            if entry["group"] == service
+            if catalogue.service_of(entry["group"]) == service
         ]
         paths = [self.state.logs / f"{name}.log" for name in names]
         existing = [path for path in paths if path.exists()]
