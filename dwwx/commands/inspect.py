@@ -21,8 +21,9 @@ def ps(ctx: typer.Context) -> None:
     rows = runtime.status()
 
     table = Table(title=f"{record.version} on the {runtime.name} runtime")
-    for column in ("service", "state", "pid", "uptime", "url"):
-        table.add_column(column)
+    for column in ("service", "state", "pid", "uptime"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("url", overflow="fold")
     for row in rows:
         colour = "green" if row.state in ("RUNNING", "FILE", "HEALTHY") else "red"
         table.add_row(

@@ -46,7 +46,8 @@ def scale(
         runtime.up(record.version, scale=record.scale | wanted)
 
     for service, count in wanted.items():
-        app.console.print(f"[green]{service}[/] runs {count} copies")
+        copies = "copy" if count == 1 else "copies"
+        app.console.print(f"[green]{service}[/] runs {count} {copies}")
 
 
 def down(
