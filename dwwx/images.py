@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 BaseKind = Literal["python", "caddy"]
 
+DOCKER_MISSING = (
+    "the docker command is not installed; install Docker "
+    "or run the workshop with --runtime local"
+)
+
 IMAGES = (
     "signup-web",
     "save-handler",
@@ -206,10 +211,7 @@ def _check_engine(docker: DockerClient) -> None:
     try:
         docker.info()
     except ClientNotFoundError:
-        raise DwwxError(
-            "the docker command is not installed; install Docker "
-            "or run the workshop with --runtime local"
-        ) from None
+        raise DwwxError(DOCKER_MISSING) from None
     except DockerException as exc:
         raise DwwxError(
             f"no Docker engine answers ({_last_line(exc)}); "

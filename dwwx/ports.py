@@ -7,6 +7,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from dwwx.errors import DwwxError
+
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
     """Return True when nothing listens on the port."""
@@ -76,3 +78,14 @@ def describe_owner(port: int) -> str:
     except OSError:
         return f"port {port} is taken by pid {pid}"
     return f"port {port} is taken by {name} (pid {pid})"
+
+
+def require_free(port: int, *, needed_by: str, entry_port: int, ours: set[int]) -> None:
+    """Raise naming the holder, unless the port is free or one of ours holds it."""
+    if is_free(port) or owner_of(port) in ours:
+        return
+    option = "--port" if port == entry_port else "DWWX_PORT"
+    raise DwwxError(
+        f"{describe_owner(port)}, needed by {needed_by}; "
+        f"stop it or pass {option} to move dwwx's ports"
+    )

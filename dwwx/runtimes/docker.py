@@ -17,7 +17,7 @@ from rich.console import Console
 from dwwx import catalogue, ports
 from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
-from dwwx.images import build_images
+from dwwx.images import DOCKER_MISSING, build_images
 from dwwx.manifests import (
     COMPOSE_PROJECT,
     POSTGRES_DB,
@@ -64,10 +64,7 @@ def docker_errors() -> Iterator[None]:
     try:
         yield
     except ClientNotFoundError:
-        raise DwwxError(
-            "the docker command is not installed; install Docker "
-            "or run the workshop with --runtime local"
-        ) from None
+        raise DwwxError(DOCKER_MISSING) from None
     except DockerException as exc:
         raise DwwxError(describe_failure(exc)) from None
 
@@ -143,15 +140,14 @@ class DockerRuntime:
                 wanted = [self.settings.port]
             if host_network and service.name == catalogue.QUEUE:
                 wanted.append(service.health.port)
+            if ours and not host_network:
+                continue  # the engine's proxy holds the published port
             for port in (p for p in wanted if p is not None):
-                if ports.is_free(port) or ports.owner_of(port) in ours:
-                    continue
-                if ours and not host_network:
-                    continue  # the engine's proxy holds the published port
-                option = "--port" if port == self.settings.port else "DWWX_PORT"
-                raise DwwxError(
-                    f"{ports.describe_owner(port)}, needed by {service.name}; "
-                    f"stop it or pass {option} to move dwwx's ports"
+                ports.require_free(
+                    port,
+                    needed_by=service.name,
+                    entry_port=self.settings.port,
+                    ours=ours,
                 )
 
     def _ensure_images(self, services: list[Service], target: Target) -> None:

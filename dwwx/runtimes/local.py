@@ -112,12 +112,11 @@ class LocalRuntime:
         for service in services:
             wanted = [service.port, _monitor_port(service)]
             for port in (p for p in wanted if p is not None):
-                if ports.is_free(port) or ports.owner_of(port) in ours:
-                    continue
-                option = "--port" if port == self.settings.port else "DWWX_PORT"
-                raise DwwxError(
-                    f"{ports.describe_owner(port)}, needed by {service.name}; "
-                    f"stop it or pass {option} to move dwwx's ports"
+                ports.require_free(
+                    port,
+                    needed_by=service.name,
+                    entry_port=self.settings.port,
+                    ours=ours,
                 )
 
     def _start_supervisord(self) -> None:
