@@ -173,17 +173,27 @@ class LocalRuntime:
                 )
 
     def _healthy(self, service: Service) -> bool:
+        """Healthy means supervisord calls every copy RUNNING and the check passes.
+
+        supervisord says RUNNING only after ``startsecs``; an HTTP answer can
+        come sooner, so both are needed before ``ps`` agrees with ``up``.
+        """
         health = service.health
+        if health.kind == "database":
+            return True  # SQLite is a file, a server URL is checked on use
+        if not self._all_running(service):
+            return False
         if health.kind == "http":
             return _http_ok(health.url())
-        if health.kind == "process":
-            states = [
-                entry["statename"]
-                for entry in self._rpc().supervisor.getAllProcessInfo()
-                if catalogue.service_of(entry["group"]) == service.name
-            ]
-            return bool(states) and all(state == "RUNNING" for state in states)
-        return True  # the database: SQLite is a file, a server URL is checked on use
+        return True
+
+    def _all_running(self, service: Service) -> bool:
+        states = [
+            entry["statename"]
+            for entry in self._rpc().supervisor.getAllProcessInfo()
+            if catalogue.service_of(entry["group"]) == service.name
+        ]
+        return bool(states) and all(state == "RUNNING" for state in states)
 
     def _log_tail(self, process: str) -> str:
         files = self._log_files(process)
