@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
 from dwwx.errors import DwwxError
@@ -68,21 +69,73 @@ def _listening_inodes(port: int) -> set[str]:
     return found
 
 
+def held_by(port: int, pids: Collection[int], *, names: Collection[str] = ()) -> bool:
+    """Return True when a port's holder is one of pids, a child of one, or named so.
+
+    Names cover a holder that is no process of ours, like Docker's docker-proxy
+    publishing a container's port on the bridge network.
+    """
+    pid = owner_of(port)
+    if pid is not None and names and process_name(pid) in names:
+        return True
+    seen: set[int] = set()
+    while pid is not None and pid > 1 and pid not in seen:
+        if pid in pids:
+            return True
+        seen.add(pid)
+        pid = parent_of(pid)
+    return False
+
+
+def parent_of(pid: int) -> int | None:
+    """Return a process's parent pid, or None when it cannot be read."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        try:
+            # The name in brackets may hold spaces; the fields after it do not.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return int(fields[1])
+    ps = shutil.which("ps")
+    if ps is None:
+        return None
+    result = subprocess.run(
+        [ps, "-o", "ppid=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    text = result.stdout.strip()
+    return int(text) if text.isdigit() else None
+
+
+def process_name(pid: int) -> str | None:
+    """Return a process's short name, or None when it cannot be read."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        pass
+    ps = shutil.which("ps")
+    if ps is None:
+        return None
+    result = subprocess.run(
+        [ps, "-o", "comm=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return Path(result.stdout.strip()).name or None
+
+
 def describe_owner(port: int) -> str:
     """Name the process holding a port, for an error message."""
     pid = owner_of(port)
     if pid is None:
         return f"port {port} is taken"
-    try:
-        name = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
+    name = process_name(pid)
+    if name is None:
         return f"port {port} is taken by pid {pid}"
     return f"port {port} is taken by {name} (pid {pid})"
 
 
 def require_free(port: int, *, needed_by: str, entry_port: int, ours: set[int]) -> None:
     """Raise naming the holder, unless the port is free or one of ours holds it."""
-    if is_free(port) or owner_of(port) in ours:
+    if is_free(port) or held_by(port, ours):
         return
     option = "--port" if port == entry_port else "DWWX_PORT"
     raise DwwxError(
