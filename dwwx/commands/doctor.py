@@ -13,7 +13,7 @@ COLOURS = {"ok": "green", "missing": "red", "optional": "yellow"}
 def doctor(ctx: typer.Context) -> None:
     """Check Docker, compose, buildx, ports, ODBC and the local runtime's tools."""
     app = app_context(ctx)
-    findings = examine(app.settings)
+    findings = examine(app.settings, app.state)
 
     table = Table(title="What dwwx found on this machine")
     for column in ("check", "status", "found", "fix"):

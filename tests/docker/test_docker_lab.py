@@ -22,7 +22,7 @@ def _row_count(project) -> int:
     return int(match.group(1))
 
 
-def test_lab_from_build_to_down(project, docker, lab_images):
+def test_lab_from_build_to_down(project, docker, lab_images, monkeypatch):
     """One project through the whole lab, since every `up` costs seconds."""
     assert "built 10 tags" in project.ok("build", "--tag", TEST_TAG)
     assert "built 2 tags" in project.ok("build", "save-handler", "--tag", TEST_TAG)
@@ -47,6 +47,10 @@ def test_lab_from_build_to_down(project, docker, lab_images):
     assert v4["app-signup-db-1"] == v1["app-signup-db-1"]
     assert v4["app-signup-web-1"] != v1["app-signup-web-1"]
     assert "app-signup-save-handler-1" in v4
+    monkeypatch.setenv("COLUMNS", "240")
+    doctor = project.ok("doctor")
+    assert "held by this project's v4 (docker runtime)" in doctor
+    assert "is taken by" not in doctor
 
     project.ok("signup", "--email", "v4@example.com")
     wait_for(
