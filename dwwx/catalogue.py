@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from dwwx.errors import DwwxError
+from dwwx.localdb import LocalPostgres
 
 VERSIONS = ("v1", "v2", "v3", "v4")
 
@@ -123,6 +124,8 @@ class Target:
     bind_host: str = "127.0.0.1"
     state_dir: Path = Path(".dwwx")
     scale: Mapping[str, int] = field(default_factory=dict)
+    # The local runtime's own PostgreSQL, when it runs one (--db postgres).
+    local_postgres: LocalPostgres | None = None
 
     def host_of(self, service: str) -> str:
         return "127.0.0.1" if self.service_host == "loopback" else service

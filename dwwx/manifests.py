@@ -13,6 +13,7 @@ import jinja2
 from dwwx import catalogue
 from dwwx.catalogue import Ports, Service, Target
 from dwwx.errors import DwwxError
+from dwwx.localdb import local_postgres
 from dwwx.resources import data_dir
 from dwwx.settings import Settings
 from dwwx.state import StateDir
@@ -47,21 +48,30 @@ def local_target(
 ) -> Target:
     """Describe the local runtime: every service on loopback, SQLite by default."""
     engine = database_engine(settings, "local")
+    ports = Ports(settings.port)
     url = settings.database_url
+    server = None
     if url is None:
-        if engine != "sqlite":
+        if engine == "mssql":
             raise DwwxError(
-                f"the local runtime runs {engine} only as an existing server; "
-                "set DWWX_DATABASE_URL to it, or use --db sqlite",
+                "the local runtime runs mssql only as an existing server; "
+                "set DWWX_DATABASE_URL to it, or use --db sqlite or postgres",
                 exit_code=2,
             )
-        url = f"sqlite:///{state.data / 'signup.db'}"
+        if engine == "postgres":
+            server = local_postgres(
+                settings.postgres_bin, state.data / "postgres", ports.database
+            )
+            url = server.url
+        else:
+            url = f"sqlite:///{state.data / 'signup.db'}"
     return Target(
-        ports=Ports(settings.port),
+        ports=ports,
         database_url=url,
         database_engine=engine,
         state_dir=state.path,
         scale=dict(scale),
+        local_postgres=server,
     )
 
 
@@ -109,6 +119,8 @@ class Program:
     command: str
     environment: str
     priority: int
+    user: str | None = None
+    stopsignal: str = "TERM"
 
 
 def find_binary(name: str, *, package: str) -> str:
@@ -139,8 +151,23 @@ def local_programs(version: str, target: Target, state: StateDir) -> list[Progra
             env |= {"XDG_DATA_HOME": str(state.run), "XDG_CONFIG_HOME": str(state.run)}
         elif service.name == catalogue.QUEUE:
             argv = _nats_argv(target, state, manifests)
+        elif service.name == catalogue.DB and target.local_postgres is not None:
+            server = target.local_postgres
+            programs.append(
+                Program(
+                    name=service.name,
+                    command=shlex.join(server.server_argv()).replace("%", "%%"),
+                    environment="",
+                    priority=priority * 10,
+                    user=server.run_as,
+                    # SIGINT is PostgreSQL's fast shutdown; SIGTERM waits for
+                    # every client to leave.
+                    stopsignal="INT",
+                )
+            )
+            continue
         else:
-            continue  # SQLite is a file, not a process
+            continue  # SQLite is a file; an existing server runs elsewhere
         command = shlex.join([*envexec, secrets, "--", *argv]).replace("%", "%%")
         for name, copy_env in _copies(service, env, state):
             programs.append(

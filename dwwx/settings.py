@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="an existing database for the local runtime"
     )
+    postgres_bin: Path | None = Field(
+        None, description="PostgreSQL's bin folder, for --db postgres locally"
+    )
     health_timeout: float = Field(90.0, gt=0, description="seconds to wait in up")
 
     image_tag: str = "latest"

@@ -5,6 +5,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dwwx.errors import DwwxError
 
@@ -23,6 +24,14 @@ class Record:
     database_engine: str
     scale: dict[str, int] = field(default_factory=dict)
     format: int = FORMAT
+
+
+@dataclass(frozen=True)
+class KeptData:
+    """The runtime and database engine whose data the folder keeps after a down."""
+
+    runtime: str
+    database_engine: str
 
 
 class StateDir:
@@ -53,7 +62,7 @@ class StateDir:
         for folder in (self.path, self.data, self.logs, self.run):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not (self.path / MARKER).exists():
-            self._write_marker(None)
+            self._write_marker(None, None)
         self._ensure_secrets()
 
     def check(self) -> None:
@@ -79,25 +88,41 @@ class StateDir:
 
     def load(self) -> Record | None:
         """Return what was brought up here, or None when nothing was."""
+        running = self._body().get("running")
+        return Record(**running) if running else None
+
+    def kept_data(self) -> KeptData | None:
+        """Return which runtime and engine hold this folder's data after a down."""
+        kept = self._body().get("kept")
+        return KeptData(**kept) if kept else None
+
+    def save(self, record: Record | None) -> None:
+        """Remember what runs now (None: nothing); the kept data stays noted."""
+        self._write_marker(record, self.kept_data())
+
+    def keep_data(self, kept: KeptData | None) -> None:
+        """Note the runtime and engine whose data a down leaves (None: deleted)."""
+        self._write_marker(self.load(), kept)
+
+    def _body(self) -> dict[str, Any]:
         self.check()
         marker = self.path / MARKER
         if not marker.exists():
-            return None
+            return {}
         try:
             body = json.loads(marker.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise DwwxError(f"cannot read {marker}: {exc}; remove the folder") from None
         if not isinstance(body, dict) or body.get("format") != FORMAT:
             raise DwwxError(f"{marker} was written by another dwwx; remove the folder")
-        running = body.get("running")
-        return Record(**running) if running else None
+        return body
 
-    def save(self, record: Record | None) -> None:
-        """Remember what runs now (None: nothing)."""
-        self._write_marker(record)
-
-    def _write_marker(self, record: Record | None) -> None:
-        body = {"format": FORMAT, "running": asdict(record) if record else None}
+    def _write_marker(self, record: Record | None, kept: KeptData | None) -> None:
+        body = {
+            "format": FORMAT,
+            "running": asdict(record) if record else None,
+            "kept": asdict(kept) if kept else None,
+        }
         marker = self.path / MARKER
         marker.write_text(json.dumps(body, indent=2) + "\n")
 

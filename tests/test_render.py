@@ -1,6 +1,7 @@
 """`dwwx render`: the compose file and the supervisord config of each version."""
 
 import configparser
+import os
 
 import pytest
 import yaml
@@ -83,3 +84,23 @@ def test_generated_queue_password_reads_as_a_string_in_the_nats_config(tmp_path)
         password = state.secrets()["NATS_PASSWORD"]
         assert password[0].isalpha()
         assert password.isalnum()
+
+
+def test_local_postgres_is_a_program_stopped_fast_on_loopback(project):
+    text = project.ok("--db", "postgres", "render", "v4", "--runtime", "local")
+    config = configparser.RawConfigParser()
+    config.read_string(text)
+
+    database = config["program:signup-db"]
+    assert "listen_addresses=127.0.0.1" in database["command"]
+    assert f" -p {project.port + 6} " in database["command"]
+    assert database["stopsignal"] == "INT"
+    assert ("user" in database) == (os.geteuid() == 0)
+    web = config["program:signup-web"]
+    assert (
+        f"postgresql+psycopg://dwwx@127.0.0.1:{project.port + 6}/signup"
+        in (web["environment"])
+    )
+    assert ",DATABASE_PASSWORD," in web["command"]
+    # The password is read from the secrets file at start, never written here.
+    assert "DATABASE_PASSWORD=" not in text

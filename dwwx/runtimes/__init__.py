@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import Console
+from sqlalchemy import make_url
 
 from dwwx import catalogue
 from dwwx.catalogue import Service, Target
@@ -87,6 +88,9 @@ def service_url(service: Service, version: str, target: Target) -> str | None:
         return f"http://127.0.0.1:{ports_.api}/api/countries"
     if service.name == catalogue.QUEUE:
         return f"nats://127.0.0.1:{ports_.queue}"
+    if service.name == catalogue.DB and target.database_engine == "postgres":
+        url = make_url(target.database_url)
+        return f"postgresql://{url.username}@{url.host}:{url.port}/{url.database}"
     return None
 
 
@@ -122,9 +126,30 @@ def choose_runtime_name(settings: Settings, state: StateDir) -> str:
     return "docker" if docker_engine_answers() else "local"
 
 
+def with_project_engine(settings: Settings, state: StateDir, runtime: str) -> Settings:
+    """Use the engine the project runs on, or keeps its data in after a down."""
+    record = state.load()
+    if record is not None:
+        if settings.db is None:
+            return settings.model_copy(update={"db": record.database_engine})
+        if settings.db != record.database_engine:
+            raise DwwxError(
+                f"{record.version} runs on {record.database_engine} here; run "
+                f"`dwwx down` before switching to {settings.db}, or drop --db",
+                exit_code=2,
+            )
+        return settings
+    kept = state.kept_data()
+    asked = settings.db is not None or settings.database_url is not None
+    if kept is None or asked or kept.runtime != runtime:
+        return settings
+    return settings.model_copy(update={"db": kept.database_engine})
+
+
 def open_runtime(settings: Settings, state: StateDir) -> Runtime:
     """Return the runtime that serves this project."""
     name = choose_runtime_name(settings, state)
+    settings = with_project_engine(settings, state, name)
     if name == "docker":
         from dwwx.runtimes.docker import DockerRuntime
 

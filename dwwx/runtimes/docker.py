@@ -4,6 +4,7 @@ import contextlib
 import csv
 import io
 import logging
+import shutil
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from dwwx.runtimes import (
     service_url,
 )
 from dwwx.settings import Settings
-from dwwx.state import Record, StateDir
+from dwwx.state import KeptData, Record, StateDir
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class DockerRuntime:
 
         # Saved before the wait, so logs and down work on a failed start too.
         self.state.save(running_record(self.name, version, self.settings, target))
+        self.state.keep_data(KeptData(self.name, target.database_engine))
         self._compose_up()
         return entry_url(version, target)
 
@@ -234,6 +236,9 @@ class DockerRuntime:
     def down(self, *, volumes: bool) -> bool:
         """Remove every container of the project; with volumes, delete the data."""
         self.state.check()
+        if volumes:
+            # Data an earlier run on the local runtime left in the state folder.
+            shutil.rmtree(self.state.data, ignore_errors=True)
         if not self.compose_file.exists():
             return False
         ran = bool(self._containers())
@@ -245,6 +250,8 @@ class DockerRuntime:
                 self._remove_project_volumes()
         if self.state.load() is not None:
             self.state.save(None)
+        if volumes:
+            self.state.keep_data(None)
         return ran
 
     def _remove_project_volumes(self) -> None:

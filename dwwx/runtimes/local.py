@@ -31,7 +31,7 @@ from dwwx.runtimes import (
     service_url,
 )
 from dwwx.settings import Settings
-from dwwx.state import Record, StateDir
+from dwwx.state import MARKER, KeptData, Record, StateDir
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ class LocalRuntime:
 
         running = self.supervisor_pid() is not None
         self._check_ports(services, ours=self._our_pids() if running else set())
+        if target.local_postgres is not None:
+            password = self.state.secrets()["DATABASE_PASSWORD"]
+            target.local_postgres.initialise(password)
         self.config_file.write_text(
             render_supervisord(version, self.settings, self.state, scale)
         )
@@ -93,7 +96,11 @@ class LocalRuntime:
             self._start_supervisord()
 
         self.state.save(running_record(self.name, version, self.settings, target))
-        self._wait_until_healthy(services)
+        own_data = self.settings.database_url is None
+        self.state.keep_data(
+            KeptData(self.name, target.database_engine) if own_data else None
+        )
+        self._wait_until_healthy(services, target)
         return entry_url(version, target)
 
     def _check_socket_path(self) -> None:
@@ -146,13 +153,13 @@ class LocalRuntime:
         for group in [*changed, *added]:
             rpc.supervisor.addProcessGroup(group)
 
-    def _wait_until_healthy(self, services: list[Service]) -> None:
+    def _wait_until_healthy(self, services: list[Service], target: Target) -> None:
         deadline = time.monotonic() + self.settings.health_timeout
         waiting = {service.name: service for service in services}
         while waiting:
             self._fail_on_dead_process()
             for name, service in list(waiting.items()):
-                if self._healthy(service):
+                if self._healthy(service, target):
                     del waiting[name]
             if not waiting:
                 return
@@ -172,7 +179,7 @@ class LocalRuntime:
                     + self._log_tail(entry["name"])
                 )
 
-    def _healthy(self, service: Service) -> bool:
+    def _healthy(self, service: Service, target: Target) -> bool:
         """Healthy means supervisord calls every copy RUNNING and the check passes.
 
         supervisord says RUNNING only after ``startsecs``; an HTTP answer can
@@ -180,7 +187,12 @@ class LocalRuntime:
         """
         health = service.health
         if health.kind == "database":
-            return True  # SQLite is a file, a server URL is checked on use
+            if target.local_postgres is None:
+                return True  # SQLite is a file, a server URL is checked on use
+            password = self.state.secrets()["DATABASE_PASSWORD"]
+            return self._all_running(service) and target.local_postgres.answers(
+                password
+            )
         if not self._all_running(service):
             return False
         if health.kind == "http":
@@ -214,11 +226,12 @@ class LocalRuntime:
             rpc.supervisor.stopAllProcesses(True)
             rpc.supervisor.shutdown()
             _wait_for_exit(pid, timeout=30)
-        if self.state.path.exists():
-            if (self.state.path / "dwwx-state.json").exists():
-                self.state.save(None)
+        if (self.state.path / MARKER).exists():
+            self.state.save(None)
             if volumes:
-                shutil.rmtree(self.state.data, ignore_errors=True)
+                self.state.keep_data(None)
+        if volumes:
+            shutil.rmtree(self.state.data, ignore_errors=True)
         return pid is not None
 
     def record(self) -> Record:
