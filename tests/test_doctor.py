@@ -27,6 +27,7 @@ def test_doctor_reports_every_check(project):
         "nats-server",
         "caddy",
         "supervisord",
+        "PostgreSQL server",
     ):
         assert _row(out, check)
     assert f"{project.port}-{project.port + 6}" in _row(out, "free ports")
@@ -76,3 +77,15 @@ def test_a_foreign_holder_is_named_while_the_project_runs(project):
     assert "missing" in row
     assert f"port {project.port + 3} is taken by" in row
     assert f"port {project.port} " not in row
+
+
+def test_a_missing_postgres_server_is_optional_with_its_fix(
+    project, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("DWWX_POSTGRES_BIN", str(tmp_path))
+
+    row = _row(project.ok("doctor"), "PostgreSQL server")
+
+    assert "optional" in row
+    assert f"DWWX_POSTGRES_BIN={tmp_path} holds no postgres" in row
+    assert "install PostgreSQL" in row
