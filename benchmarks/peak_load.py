@@ -3,13 +3,16 @@
 Run from the repository:
 
     .venv/bin/python benchmarks/peak_load.py [--count N] [--concurrency C] [--port P]
+        [--db sqlite|postgres]
 
 Each scenario starts its version fresh on the local runtime in a temporary
 state folder, warms it up, then submits N generated prospects through the
-proxy from C simulated browsers at once. The "locked" scenarios also hold an
-exclusive SQLite write lock from this process for a while in the middle of
-the burst: the sync save must wait for it inside the request, the event does
-not. Everything is brought down at the end, whatever happened.
+proxy from C simulated browsers at once. The "locked" scenarios also block
+writes to the prospects table from this process for a while in the middle of
+the burst (SQLite: an exclusive write lock; PostgreSQL: LOCK TABLE in
+EXCLUSIVE mode, which lets reads through): the sync save must wait for it
+inside the request, the event does not. Everything is brought down at the
+end, whatever happened.
 
 The load generator runs on the same machine as every service, so the figures
 measure the whole box under load, not the web alone.
@@ -34,10 +37,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
+from dwwx.errors import DwwxError
+from dwwx.localdb import find_bin_dir
 from dwwx.ports import is_free
 from dwwx.signup import Summary, generated_prospect, sign_up_many
+from dwwx.state import read_env_file
 from src_apps.shared.database import make_engine, prospects
 
 log = logging.getLogger("peak_load")
@@ -95,9 +102,10 @@ class LockWindow:
 class Project:
     """A dwwx project on the local runtime, driven through its CLI."""
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    def __init__(self, state_dir: Path, port: int, db: str) -> None:
         self.state_dir = state_dir
         self.port = port
+        self.db = db
 
     def move_to(self, port: int) -> None:
         """Use another block of ports from the next `up` on."""
@@ -107,14 +115,19 @@ class Project:
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/app/"
 
-    @property
-    def database_file(self) -> Path:
-        return self.state_dir / "data" / "signup.db"
+    def database(self) -> Engine:
+        """Connect to the project's database as its services do."""
+        if self.db == "sqlite":
+            return make_engine(f"sqlite:///{self.state_dir / 'data' / 'signup.db'}")
+        password = read_env_file(self.state_dir / "secrets.env")["DATABASE_PASSWORD"]
+        url = f"postgresql+psycopg://dwwx@127.0.0.1:{self.port + 6}/signup"
+        return make_engine(url, password=password)
 
     def dwwx(self, *args: str) -> str:
         """Run one dwwx command; raise with its output when it fails."""
         command = [sys.executable, "-m", "dwwx", "--state-dir", str(self.state_dir)]
-        command += ["--port", str(self.port), "--runtime", "local", *args]
+        command += ["--port", str(self.port), "--runtime", "local", "--db", self.db]
+        command += args
         log.debug("running %s", " ".join(command))
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -174,10 +187,28 @@ def wait_for_rows(engine: Engine, expected: int, *, since: float) -> float:
 
 
 def hold_write_lock(
-    database: Path, window: LockWindow, *, start: float, after: float, seconds: float
+    engine: Engine, window: LockWindow, *, start: float, after: float, seconds: float
 ) -> None:
-    """Hold SQLite's exclusive write lock for a while, from `after` s past `start`."""
+    """Block writes to the prospects table for a while, from `after` s past `start`."""
     time.sleep(max(0.0, start + after - time.perf_counter()))
+    if engine.dialect.name == "sqlite":
+        _hold_sqlite_lock(str(engine.url.database), window, start, seconds)
+        return
+    try:
+        with engine.connect() as conn:
+            # EXCLUSIVE mode stops every write to the table and lets reads through.
+            conn.execute(text("LOCK TABLE prospects IN EXCLUSIVE MODE"))
+            window.acquired_at = time.perf_counter() - start
+            time.sleep(seconds)
+            conn.commit()
+            window.released_at = time.perf_counter() - start
+    except SQLAlchemyError as exc:
+        window.error = str(exc)
+
+
+def _hold_sqlite_lock(
+    database: str, window: LockWindow, start: float, seconds: float
+) -> None:
     try:
         conn = sqlite3.connect(database, timeout=30, isolation_level=None)
         try:
@@ -205,7 +236,7 @@ def run_scenario(
     """Bring a version up fresh, burst sign-ups at it, measure, bring it down."""
     log.info("%s: bringing %s up", scenario.name, scenario.version)
     project.dwwx("up", scenario.version)
-    engine = make_engine(f"sqlite:///{project.database_file}")
+    engine = project.database()
     try:
         return _measure(project, engine, scenario, options)
     finally:
@@ -242,7 +273,7 @@ def _measure(
     if scenario.lock_seconds:
         locker = threading.Thread(
             target=hold_write_lock,
-            args=(project.database_file, window),
+            args=(engine, window),
             kwargs={
                 "start": start,
                 "after": options.lock_after,
@@ -368,7 +399,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(
         description="Measure sign-up latency and throughput under a burst: "
-        "v3 (sync save to SQLite) against v4 (event on JetStream, handler saves).",
+        "v3 (sync save to the database) against v4 (event on JetStream, handler "
+        "saves).",
     )
     parser.add_argument("--count", type=int, default=500, help="sign-ups per burst")
     parser.add_argument(
@@ -395,6 +427,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=1.0,
         help="seconds into the burst to take the lock",
     )
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the database: a SQLite file, or the project's own PostgreSQL",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--logs", type=Path, help="keep each scenario's service logs in this folder"
@@ -404,6 +442,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if options.count < 1 or options.concurrency < 1 or options.warm_up < 1:
         parser.error("--count, --concurrency and --warm-up must be at least 1")
     return options
+
+
+def database_name(db: str) -> str:
+    """Name the database engine and its version, for the figures' header."""
+    if db == "sqlite":
+        return f"SQLite {sqlite3.sqlite_version}"
+    configured = os.environ.get("DWWX_POSTGRES_BIN")
+    try:
+        folder = find_bin_dir(Path(configured) if configured else None)
+    except DwwxError:
+        return "PostgreSQL"
+    result = subprocess.run(
+        [str(folder / "postgres"), "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    version = result.stdout.strip().rsplit(" ", 1)[-1]
+    return f"PostgreSQL {version}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -419,7 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     results: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="dwwx-peak-load-") as tmp:
-        project = Project(Path(tmp) / ".dwwx", options.port or 0)
+        # Under root the local PostgreSQL runs as its own user, who must be
+        # able to enter the folder.
+        Path(tmp).chmod(0o755)
+        project = Project(Path(tmp) / ".dwwx", options.port or 0, options.db)
         try:
             for number, scenario in enumerate(scenarios(options.lock_seconds)):
                 # A fresh block per scenario: the ports just closed linger in
@@ -440,13 +500,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\n{options.count} sign-ups per burst, {options.concurrency} at once, "
         f"local runtime; {os.cpu_count()} CPUs shared by the load "
         f"generator and every service; Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}; load average {load_before:.1f} before, "
+        f"{database_name(options.db)}; load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after\n"
     )
     print(format_table(results))
     if options.json:
         body = {
             "count": options.count,
+            "database": database_name(options.db),
             "concurrency": options.concurrency,
             "cpus": os.cpu_count(),
             "load_average_before": load_before,

@@ -21,7 +21,14 @@ def test_help_lists_the_options():
     result = run_script("--help")
 
     assert result.returncode == 0
-    for option in ("--count", "--concurrency", "--port", "--json", "--lock-seconds"):
+    for option in (
+        "--count",
+        "--concurrency",
+        "--port",
+        "--json",
+        "--lock-seconds",
+        "--db",
+    ):
         assert option in result.stdout
 
 
@@ -30,3 +37,10 @@ def test_a_burst_of_nothing_is_refused():
 
     assert result.returncode == 2
     assert "--count, --concurrency and --warm-up must be at least 1" in result.stderr
+
+
+def test_an_unknown_database_is_refused():
+    result = run_script("--db", "mssql")
+
+    assert result.returncode == 2
+    assert "invalid choice: 'mssql'" in result.stderr
