@@ -459,8 +459,9 @@ def database_name(db: str) -> str:
         text=True,
         check=False,
     )
-    version = result.stdout.strip().rsplit(" ", 1)[-1]
-    return f"PostgreSQL {version}"
+    # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    words = result.stdout.split()
+    return f"PostgreSQL {words[2]}" if len(words) > 2 else "PostgreSQL"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
