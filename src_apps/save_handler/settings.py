@@ -1,6 +1,7 @@
 """The save handler's settings, read from the environment."""
 
 import os
+import secrets
 import socket
 from pathlib import Path
 from typing import Literal
@@ -11,8 +12,14 @@ from src_apps.shared.settings import DatabaseSettings, QueueSettings
 
 
 def default_handler_name() -> str:
-    """Name a copy of the handler by its host and process, unique in a deployment."""
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """Name a copy of the handler by its host and process, unique in a deployment.
+
+    In a container the handler is process 1, and with host networking every
+    copy has the host's name too, so there a random tag tells the copies apart.
+    """
+    pid = os.getpid()
+    tag = str(pid) if pid != 1 else secrets.token_hex(3)
+    return f"{socket.gethostname()}-{tag}"
 
 
 class HandlerSettings(DatabaseSettings, QueueSettings):

@@ -69,6 +69,13 @@ def test_lab_from_build_to_down(project, docker, lab_images, monkeypatch):
     assert scaled["app-signup-save-handler-1"] == v4["app-signup-save-handler-1"]
     ps = project.ok("ps")
     assert ps.count("HEALTHY") == len(scaled)
+    # Host networking gives both copies the host's name; each still has its own.
+    names = re.findall(
+        r"^signup-save-handler-\d +\| .*\[(\S+)\] .*Listening on subject",
+        project.ok("logs", "handler"),
+        re.M,
+    )
+    assert len(set(names)) == 2, names
 
     project.ok("up", "v3")
     names = set(_ids(docker))
