@@ -34,7 +34,10 @@ def test_doctor_reports_every_check(project):
     assert "│ ok " in _row(out, "supervisord")
 
 
-def test_a_taken_port_is_named_with_its_fix(project):
+@pytest.mark.parametrize("running", [False, True], ids=["idle", "running"])
+def test_a_foreign_holder_is_named_with_its_fix(project, running):
+    if running:
+        project.ok("up", "v1")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", project.port + 3))
         sock.listen()
@@ -44,6 +47,8 @@ def test_a_taken_port_is_named_with_its_fix(project):
     assert "missing" in row
     assert f"port {project.port + 3} is taken by" in row
     assert "pass --port to move the block" in row
+    # The project's own entry port is not named among the foreign ones.
+    assert f"port {project.port} " not in row
 
 
 def test_without_a_docker_command_doctor_says_how_to_go_on(project, monkeypatch):
@@ -64,19 +69,6 @@ def test_ports_held_by_the_running_project_are_not_missing(project):
     assert "│ ok " in row
     assert f": {project.port} held by" in row
     assert "held by this project's v1 (local runtime)" in row
-
-
-def test_a_foreign_holder_is_named_while_the_project_runs(project):
-    project.ok("up", "v1")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", project.port + 3))
-        sock.listen()
-
-        row = _row(project.ok("doctor"), "free ports")
-
-    assert "missing" in row
-    assert f"port {project.port + 3} is taken by" in row
-    assert f"port {project.port} " not in row
 
 
 def test_a_missing_postgres_server_is_optional_with_its_fix(
