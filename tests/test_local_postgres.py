@@ -5,6 +5,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,28 @@ def test_as_root_a_state_folder_the_server_cannot_enter_is_refused(project):
     )
     assert "pass a --state-dir it can reach" in result.err
     assert project.supervisor_pid() is None
+
+
+def test_a_database_outage_in_v4_loses_no_sign_up(pg_project):
+    """The web takes sign-ups while the server is stopped; the handler saves them."""
+    project = pg_project
+    project.ok("--db", "postgres", "up", "v4")
+    conf = str(project.state_dir / "supervisord.conf")
+    ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", conf]
+    subprocess.run([*ctl, "stop", "signup-db"], check=True, capture_output=True)
+
+    out = project.ok("signup", "--count", "20")
+    assert "accepted 20 of 20" in out
+    assert project.dwwx("verify-db").code == 1  # the database is away
+    wait_for(
+        lambda: "Save failed, retrying in" in project.ok("logs", "handler"),
+        timeout=30,
+        what="the handler to nak while the database is away",
+    )
+
+    subprocess.run([*ctl, "start", "signup-db"], check=True, capture_output=True)
+    wait_for(
+        lambda: "— 20 rows" in project.ok("verify-db"),
+        timeout=60,
+        what="20 rows after the database is back",
+    )
