@@ -42,11 +42,12 @@ def _db_pid(project: Project) -> int:
     return int(match.group(1))
 
 
-def _server_pids() -> set[int]:
-    result = subprocess.run(
-        ["ps", "-C", "postgres", "-o", "pid="], capture_output=True, text=True
-    )
-    return {int(pid) for pid in result.stdout.split()}
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_the_project_runs_keeps_and_deletes_its_own_postgres(pg_project, monkeypatch):
@@ -77,7 +78,7 @@ def test_the_project_runs_keeps_and_deletes_its_own_postgres(pg_project, monkeyp
     assert "v4 runs on postgres here; run `dwwx down` before switching" in switch.err
 
     project.ok("down")
-    assert db_pid not in _server_pids()
+    assert not _alive(db_pid)
     # After a plain down the folder keeps its engine and its rows.
     project.ok("up", "v3")
     assert "found v1@example.com" in project.ok(
@@ -87,7 +88,7 @@ def test_the_project_runs_keeps_and_deletes_its_own_postgres(pg_project, monkeyp
 
     server = _db_pid(project)
     assert "data deleted" in project.ok("down", "--volumes")
-    assert server not in _server_pids()
+    assert not _alive(server)
     assert not data.exists()
     project.ok("up", "v1")
     assert "sqlite:///" in project.ok("ps")
