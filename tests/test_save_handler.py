@@ -115,6 +115,10 @@ POISON = {
         _body(company_name="x" * 51),
         "invalid prospect: company_name: Company must be at most 50 characters.",
     ),
+    "control character": (
+        _body(first_name="Ada\u0000"),
+        "invalid prospect: first_name: First name must not contain control characters.",
+    ),
     "missing field": (
         _without_email(),
         "invalid event: prospect.email_address: Field required",
@@ -134,7 +138,8 @@ def test_poison_is_recognised_with_its_reason(sqlite_url, body, reason):
     except PoisonMessageError as exc:
         found = str(exc)
     else:
-        found = store.describe(store.problems_with(event, codes)) or ""
+        _, problems = store.check(event, codes)
+        found = store.describe(problems) or ""
 
     assert found.startswith(reason)
 

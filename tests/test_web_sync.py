@@ -107,6 +107,11 @@ def test_sign_up_logs_the_saved_id_and_email(client, caplog):
             "a" * 90 + "@example.com",
             "Email must be at most 100 characters.",
         ),
+        (
+            "last_name",
+            "Love\u0000lace",
+            "Last name must not contain control characters.",
+        ),
         ("role_code", "CEO", "Choose a role from the list."),
         ("country_code", "FRA", "Choose a country from the list."),
     ],

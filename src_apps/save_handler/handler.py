@@ -283,25 +283,28 @@ class SaveHandler:
             event.event_id,
             event.prospect.email_address,
         )
-        reason = await self.problems_with(event)
-        if reason:
-            await self.dead_letter(msg, reason)
+        checked = await self.check(event)
+        if isinstance(checked, str):
+            await self.dead_letter(msg, checked)
             return None
-        return event
+        return checked
 
-    async def problems_with(self, event: ProspectSignedUp) -> str | None:
-        """Check the prospect, re-reading reference data once if a code is unknown."""
-        problems = store.problems_with(event, self.codes)
-        if not problems or not store.unknown_code(problems):
-            return store.describe(problems)
-        if time.monotonic() - self.codes_read_at < CODES_REFRESH_SECONDS:
-            return store.describe(problems)
-        try:
-            self.codes = await asyncio.to_thread(store.load_codes, self.engine)
-        except TRANSIENT_ERRORS as exc:
-            log.warning("cannot re-read reference data: %s", store.first_line(exc))
-        self.codes_read_at = time.monotonic()
-        return store.describe(store.problems_with(event, self.codes))
+    async def check(self, event: ProspectSignedUp) -> ProspectSignedUp | str:
+        """Return the event to store, or why it can never be stored.
+
+        An unknown code may be one the reference data gained since it was
+        read: it is read again, at most every CODES_REFRESH_SECONDS.
+        """
+        checked, problems = store.check(event, self.codes)
+        stale = time.monotonic() - self.codes_read_at >= CODES_REFRESH_SECONDS
+        if checked is None and stale and store.unknown_code(problems):
+            try:
+                self.codes = await asyncio.to_thread(store.load_codes, self.engine)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("cannot re-read reference data: %s", store.first_line(exc))
+            self.codes_read_at = time.monotonic()
+            checked, problems = store.check(event, self.codes)
+        return checked if checked is not None else store.describe(problems) or ""
 
     async def acknowledge(
         self, msg: Msg, event: ProspectSignedUp, prospect_id: int | None

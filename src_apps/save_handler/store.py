@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from src_apps.shared.database import (
     TRANSIENT_ERRORS,
@@ -17,6 +17,10 @@ from src_apps.shared.messages import ProspectSignedUp
 from src_apps.shared.model import check_prospect
 
 log = logging.getLogger(__name__)
+
+# What a database refuses for the row itself (a constraint, a value its column
+# cannot hold): retrying the same row can never succeed.
+REFUSALS = (IntegrityError, DataError)
 
 
 @dataclass
@@ -35,12 +39,18 @@ def load_codes(engine: Engine) -> ReferenceCodes:
     return ReferenceCodes(roles=role_codes, countries=country_codes)
 
 
-def problems_with(event: ProspectSignedUp, codes: ReferenceCodes) -> dict[str, str]:
-    """Return what the database could never take about a prospect, by field."""
-    _, errors = check_prospect(
+def check(
+    event: ProspectSignedUp, codes: ReferenceCodes
+) -> tuple[ProspectSignedUp | None, dict[str, str]]:
+    """Return the event as it will be stored, or None and the problems by field."""
+    prospect, errors = check_prospect(
         event.prospect.model_dump(), roles=codes.roles, countries=codes.countries
     )
-    return errors
+    if prospect is None:
+        return None, errors
+    # The checked prospect is what was measured: stored as sent, padding could
+    # push a field past its column.
+    return event.model_copy(update={"prospect": prospect}), {}
 
 
 def unknown_code(problems: dict[str, str]) -> bool:
@@ -72,8 +82,8 @@ def save_batch(engine: Engine, events: Sequence[ProspectSignedUp]) -> SaveOutcom
     try:
         with engine.begin() as conn:
             new_ids = insert_prospects(conn, events)
-    except IntegrityError as exc:
-        # A constraint no retry can satisfy; find the culprit without holding
+    except REFUSALS as exc:
+        # A row no retry can make acceptable; find the culprit without holding
         # the innocent events of the batch back.
         log.warning("batch refused (%s); saving one by one", first_line(exc))
         return save_one_by_one(engine, events)
@@ -95,7 +105,7 @@ def save_one_by_one(engine: Engine, events: Sequence[ProspectSignedUp]) -> SaveO
         try:
             with engine.begin() as conn:
                 new_ids = insert_prospects(conn, [event])
-        except IntegrityError as exc:
+        except REFUSALS as exc:
             outcome.rejected[index] = f"refused by the database: {first_line(exc)}"
         except TRANSIENT_ERRORS as exc:
             outcome.retry[index] = first_line(exc)

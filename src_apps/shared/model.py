@@ -24,6 +24,8 @@ FIELD_LABELS: dict[str, str] = {
 # Deliberately simple: one "@", a dot in the domain, no spaces. Deliverability
 # is not the web's business; rejecting obvious typos is.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# No database stores NUL in text, and no name needs a control character.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Prospect(BaseModel):
@@ -52,6 +54,8 @@ def check_prospect(
             errors[name] = f"{label} is required."
         elif len(values[name]) > limit:
             errors[name] = f"{label} must be at most {limit} characters."
+        elif _CONTROL.search(values[name]):
+            errors[name] = f"{label} must not contain control characters."
 
     email = values["email_address"]
     if "email_address" not in errors and not _EMAIL.match(email):
