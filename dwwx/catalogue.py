@@ -177,6 +177,18 @@ def parse_scale(values: list[str]) -> dict[str, int]:
     return scale
 
 
+def check_scale(version: str, scale: Mapping[str, int]) -> None:
+    """Refuse copies of a service that the version does not run."""
+    for name in scale:
+        if name not in SERVICES_BY_VERSION[version]:
+            first = next(v for v in VERSIONS if name in SERVICES_BY_VERSION[v])
+            raise DwwxError(
+                f"{version} has no {name} to scale; it runs from {first} on: "
+                f"dwwx up {first} --scale save-handler=N",
+                exit_code=2,
+            )
+
+
 def copy_names(service: Service) -> list[str]:
     """Name the copies of a service like compose does: name-1, name-2, …"""
     return [f"{service.name}-{number}" for number in range(1, service.replicas + 1)]

@@ -3,6 +3,7 @@
 import contextlib
 import os
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,16 @@ class Project:
         return None
 
     def tear_down(self) -> None:
-        """Bring everything down; kill supervisord by pid if down failed."""
+        """Bring everything down; stop supervisord by pid if down failed."""
         pid = self.supervisor_pid()
         self.dwwx("down")
-        if pid is not None and self.supervisor_pid() == pid:
+        if pid is None or self.supervisor_pid() != pid:
+            return
+        # SIGTERM first: supervisord then stops its children, which SIGKILL
+        # would leave behind.
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while self.supervisor_pid() == pid and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.supervisor_pid() == pid:
             os.kill(pid, signal.SIGKILL)

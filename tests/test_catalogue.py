@@ -133,3 +133,12 @@ def test_scale_names_the_handler(spec):
 )
 def test_a_copy_belongs_to_its_service(process, service):
     assert catalogue.service_of(process) == service
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_handler_copies_need_v4(version):
+    with pytest.raises(DwwxError) as caught:
+        catalogue.check_scale(version, {"signup-save-handler": 2})
+
+    assert caught.value.exit_code == 2
+    assert caught.value.message.startswith(f"{version} has no signup-save-handler")

@@ -37,6 +37,27 @@ def test_unknown_service_names_the_short_names(project):
     )
 
 
+def test_scaling_the_handler_before_v4_is_refused(project):
+    result = project.dwwx("up", "v2", "--scale", "save-handler=3")
+
+    assert result.code == 2
+    assert result.err == (
+        "dwwx: v2 has no signup-save-handler to scale; it runs from v4 on: "
+        "dwwx up v4 --scale save-handler=N\n"
+    )
+    assert project.supervisor_pid() is None
+
+
+def test_scale_on_a_running_v1_is_refused_and_v1_keeps_running(project):
+    project.ok("up", "v1")
+
+    result = project.dwwx("scale", "save-handler=2")
+
+    assert result.code == 2
+    assert result.err.startswith("dwwx: v1 has no signup-save-handler to scale;")
+    assert "signup-web" in project.ok("ps")
+
+
 def test_foreign_state_folder_is_refused(project):
     project.state_dir.mkdir()
     (project.state_dir / "notes.txt").write_text("mine")

@@ -21,6 +21,7 @@ def up(
     app = app_context(ctx)
     catalogue.check_version(version)
     wanted = catalogue.parse_scale(scale or [])
+    catalogue.check_scale(version, wanted)
     runtime = open_runtime(app.settings, app.state)
     record = app.state.load()
     if record and not wanted and record.version == version:
@@ -41,6 +42,7 @@ def scale(
     wanted = catalogue.parse_scale([spec])
     runtime = open_runtime(app.settings, app.state)
     record = runtime.record()
+    catalogue.check_scale(record.version, wanted)
 
     with app.console.status(f"Scaling {spec}"):
         runtime.up(record.version, scale=record.scale | wanted)
