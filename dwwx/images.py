@@ -73,17 +73,41 @@ FAILURE_TAIL_LINES = 25
 # The classic builder colours a step's stderr; a message wants plain text.
 _ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
+# Images built for SQL Server carry pyodbc and FreeTDS, and a tag of their
+# own, so that a plain image is never taken for one that can reach it.
+MSSQL_TAG_SUFFIX = "-mssql"
+
 _PIP_CA_FILE = "pip-ca.crt"
 # pip's config variants, the one that wins first.
 _PIP_VARIANTS = (":env:", "site", "user", "global")
 
 
-def image_tags(name: str, *, tag: str, registry: str = "dwwx") -> list[str]:
+def variant_tag(tag: str, *, mssql: bool) -> str:
+    """Return the tag of the images built with or without the SQL Server driver."""
+    if not mssql or tag.endswith(MSSQL_TAG_SUFFIX):
+        return tag
+    return tag + MSSQL_TAG_SUFFIX
+
+
+def image_tags(
+    name: str, *, tag: str, registry: str = "dwwx", mssql: bool = False
+) -> list[str]:
     """Return the tags one build of an image gets: the given tag and latest."""
-    tags = [f"{registry}/{name}:{tag}"]
-    if tag != "latest":
-        tags.append(f"{registry}/{name}:latest")
+    tags = [f"{registry}/{name}:{variant_tag(tag, mssql=mssql)}"]
+    latest = variant_tag("latest", mssql=mssql)
+    if tags[0] != f"{registry}/{name}:{latest}":
+        tags.append(f"{registry}/{name}:{latest}")
     return tags
+
+
+def image_build_args(
+    name: str, *, base: str, mssql: bool, pip_args: Mapping[str, str]
+) -> dict[str, str]:
+    """Return the build arguments of one image."""
+    args = {"BASE_IMAGE": base, **pip_args}
+    if BASE_KIND[name] == "python":
+        args["WITH_MSSQL"] = "true" if mssql else "false"
+    return args
 
 
 def build_images(
@@ -101,7 +125,8 @@ def build_images(
     """Build the named images (all when None) and return the tags they got.
 
     base_images overrides the base per kind ("python", "caddy"), so tests can
-    point the apps and the proxy at different local stand-ins.
+    point the apps and the proxy at different local stand-ins. With mssql the
+    app images get the SQL Server driver and every tag the -mssql suffix.
     """
     selected = _check_names(names)
     bases = _resolve_bases(base_images)
@@ -115,10 +140,10 @@ def build_images(
     pip_args, pip_cert = host_pip_settings()
     built: list[str] = []
     for name in selected:
-        build_args = {"BASE_IMAGE": bases[BASE_KIND[name]], **pip_args}
-        if BASE_KIND[name] == "python":
-            build_args["WITH_MSSQL"] = "true" if mssql else "false"
-        tags = image_tags(name, tag=tag, registry=registry)
+        args = image_build_args(
+            name, base=bases[BASE_KIND[name]], mssql=mssql, pip_args=pip_args
+        )
+        tags = image_tags(name, tag=tag, registry=registry, mssql=mssql)
 
         started = time.monotonic()
         with (
@@ -130,7 +155,7 @@ def build_images(
                 name,
                 context,
                 tags=tags,
-                build_args=build_args,
+                build_args=args,
                 no_cache=no_cache,
                 network=network,
                 use_buildx=use_buildx,

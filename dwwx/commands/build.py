@@ -30,7 +30,7 @@ def build(
         str | None, typer.Option(help="build network, e.g. host")
     ] = None,
 ) -> None:
-    """Build the images (all, or the ones named) with the engine's builder."""
+    """Build the images, all or the ones named; with --db mssql, for SQL Server."""
     app = app_context(ctx)
     bases = base_images_from(app.settings, base_image or [])
 
@@ -40,6 +40,7 @@ def build(
         no_cache=no_cache,
         base_images=bases,
         network=network or app.settings.build_network,
+        mssql=app.settings.db == "mssql",
         registry=app.settings.image_registry,
         progress=app.console,
     )

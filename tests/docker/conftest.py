@@ -8,7 +8,7 @@ from python_on_whales import Container, DockerClient
 from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 
-from dwwx.images import IMAGES, build_images
+from dwwx.images import IMAGES, build_images, image_tags
 from dwwx.manifests import COMPOSE_PROJECT
 from dwwx.runtimes.docker import PROJECT_LABEL
 from tests.dwwx_project import Project, free_port_block
@@ -118,9 +118,10 @@ def lab_images(docker: DockerClient) -> Iterator[None]:
     """Untag the images `dwwx build` made for the lab at the end of the session."""
     yield
     tags = [
-        f"{LAB_REGISTRY}/{image}:{tag}"
+        tag
         for image in IMAGES
-        for tag in (TEST_TAG, "latest")
+        for mssql in (False, True)
+        for tag in image_tags(image, tag=TEST_TAG, registry=LAB_REGISTRY, mssql=mssql)
     ]
     present = [tag for tag in tags if docker.image.exists(tag)]
     if present:

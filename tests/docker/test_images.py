@@ -6,7 +6,13 @@ from python_on_whales.exceptions import DockerException
 
 from dwwx.errors import DwwxError
 from dwwx.images import IMAGES, build_context, build_images, image_tags
-from tests.docker.conftest import STAND_INS, TEST_REGISTRY, TEST_TAG, image_name
+from tests.docker.conftest import (
+    LAB_REGISTRY,
+    STAND_INS,
+    TEST_REGISTRY,
+    TEST_TAG,
+    image_name,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -94,6 +100,26 @@ def test_save_handler_health_check_fails_without_a_fresh_health_file(
         image_name("save-handler"), touched_then_checked, networks=["host"], remove=True
     )
     assert "healthy" in str(output)
+
+
+def test_build_for_sql_server_adds_freetds_under_a_tag_of_its_own(
+    project, docker: DockerClient, lab_images
+):
+    out = project.ok("--db", "mssql", "build", "save-handler", "--tag", TEST_TAG)
+
+    assert "built 2 tags" in out
+    image = f"{LAB_REGISTRY}/save-handler:{TEST_TAG}-mssql"
+    assert sorted(docker.image.inspect(image).repo_tags) == [
+        f"{LAB_REGISTRY}/save-handler:{TEST_TAG}-mssql",
+        f"{LAB_REGISTRY}/save-handler:latest-mssql",
+    ]
+    drivers = docker.run(
+        image,
+        ["python", "-c", "import pyodbc; print(pyodbc.drivers())"],
+        networks=["host"],
+        remove=True,
+    )
+    assert "'FreeTDS'" in str(drivers)
 
 
 def test_unknown_image_name_is_refused_with_the_valid_names(docker: DockerClient):
