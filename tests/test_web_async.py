@@ -10,9 +10,14 @@ from fastapi.testclient import TestClient
 from nats.js.api import RawStreamMsg
 
 from src_apps.shared.messages import MSG_ID_HEADER, STREAM, SUBJECT
-from src_apps.web.app import UNAVAILABLE_MESSAGE, create_app
+from src_apps.web.app import UNAVAILABLE_MESSAGE
 from tests.services import wait_for
-from tests.test_web_helpers import ADA, count_prospects, sign_up, web_settings
+from tests.test_web_helpers import (
+    ADA,
+    async_client,
+    count_prospects,
+    sign_up,
+)
 
 
 def last_sign_up(url: str) -> RawStreamMsg:
@@ -26,13 +31,6 @@ def last_sign_up(url: str) -> RawStreamMsg:
             await client.close()
 
     return asyncio.run(read())
-
-
-def async_client(nats_url: str, sqlite_url: str) -> TestClient:
-    settings = web_settings(
-        save_mode="async", nats_url=nats_url, database_url=sqlite_url
-    )
-    return TestClient(create_app(settings), follow_redirects=False)
 
 
 def healthz(client: TestClient) -> int:

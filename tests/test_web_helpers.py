@@ -3,6 +3,7 @@
 This module holds no tests of its own.
 """
 
+import asyncio
 import contextlib
 import os
 import re
@@ -13,9 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
+from fastapi.testclient import TestClient
+from nats.js.api import RawStreamMsg
 from sqlalchemy import func, select
 
 from src_apps.shared import database
+from src_apps.shared.messages import STREAM
+from src_apps.web.app import create_app
 from src_apps.web.settings import WebSettings
 from tests.services import free_port, wait_for
 
@@ -31,6 +37,7 @@ ADA = {
 }
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 _OPTION = re.compile(r'<option value="([^"]*)"[^>]*>([^<]*)</option>')
 
 
@@ -39,11 +46,24 @@ def web_settings(**overrides: Any) -> WebSettings:
     return WebSettings(secret_key=SECRET, **overrides)
 
 
+def async_client(nats_url: str, sqlite_url: str, **overrides: Any) -> TestClient:
+    """Return a test client of the web publishing to this queue (v4)."""
+    settings = web_settings(
+        save_mode="async", nats_url=nats_url, database_url=sqlite_url, **overrides
+    )
+    return TestClient(create_app(settings), follow_redirects=False)
+
+
 def csrf_token(html: str) -> str:
     """Return the CSRF token hidden in a rendered form."""
     found = _TOKEN.search(html)
     assert found, "the form carries no CSRF token"
     return found.group(1)
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """Return the hidden fields of a rendered form, as a browser would post them."""
+    return dict(_HIDDEN.findall(html))
 
 
 def options(html: str, name: str) -> list[tuple[str, str]]:
@@ -76,10 +96,28 @@ def stored_prospects(url: str) -> list[dict[str, Any]]:
 
 
 def sign_up(client: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Response:
-    """Open the form, then post the fields with the token the form carried."""
+    """Open the form, then post the fields with the hidden ones the form carried."""
     form = client.get(path)
     assert form.status_code == 200
-    return client.post(path, data={**fields, "csrf_token": csrf_token(form.text)})
+    return client.post(path, data={**fields, **hidden_fields(form.text)})
+
+
+def stream_sign_ups(url: str) -> list[RawStreamMsg]:
+    """Read every event the SIGNUPS stream holds, oldest first."""
+
+    async def read() -> list[RawStreamMsg]:
+        client = await nats.connect(url)
+        try:
+            js = client.jetstream()
+            state = (await js.stream_info(STREAM)).state
+            if not state.messages:
+                return []
+            seqs = range(state.first_seq, state.last_seq + 1)
+            return [await js.get_msg(STREAM, seq) for seq in seqs]
+        finally:
+            await client.close()
+
+    return asyncio.run(read())
 
 
 class WebProcess:

@@ -1,9 +1,11 @@
 """The sign-up web application: pages, form handling, health and start-up."""
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,15 @@ from starlette.concurrency import run_in_threadpool
 from src_apps.shared.database import make_engine, prepare_database
 from src_apps.shared.logs import configure_logging
 from src_apps.shared.messages import ProspectSignedUp
-from src_apps.shared.model import FIELD_LABELS, FIELD_LIMITS, check_prospect
+from src_apps.shared.model import (
+    FIELD_LABELS,
+    FIELD_LIMITS,
+    Prospect,
+    check_prospect,
+)
 from src_apps.shared.serving import serve
 from src_apps.shared.settings import load_settings
-from src_apps.web import csrf
+from src_apps.web import csrf, signup_ids
 from src_apps.web.reference import (
     ReferenceData,
     ReferenceDataError,
@@ -50,6 +57,7 @@ class WebState:
 
     settings: WebSettings
     csrf: csrf.CsrfTokens
+    signup_ids: signup_ids.SignupIds
     engine: Engine | None = None
     reference: ReferenceData | None = None
     saver: DatabaseSaver | None = None
@@ -112,6 +120,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     state = WebState(
         settings=settings,
         csrf=csrf.CsrfTokens(settings.secret_key.get_secret_value()),
+        signup_ids=signup_ids.SignupIds(settings.secret_key.get_secret_value()),
     )
 
     @asynccontextmanager
@@ -164,9 +173,10 @@ def render_form(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     notice: str | None = None,
+    signup_id: uuid.UUID | None = None,
     status_code: int = 200,
 ) -> Response:
-    """Render the sign-up form with a CSRF token in the field and the cookie."""
+    """Render the sign-up form with its sign-up id and a CSRF token."""
     state = _state(request)
     token = request.cookies.get(csrf.COOKIE_NAME)
     if not state.csrf.is_valid(token):
@@ -186,7 +196,12 @@ def render_form(
         limits=FIELD_LIMITS,
         csrf_field=csrf.FIELD_NAME,
         csrf_token=token,
+        signup_id_field=signup_ids.FIELD_NAME,
+        signup_id=state.signup_ids.issue(signup_id),
     )
+    # A form restored from the cache would carry the id of a sign-up already
+    # made, and a new sign-up from it would be taken for a retry of that one.
+    response.headers["Cache-Control"] = "no-store"
     response.set_cookie(
         csrf.COOKIE_NAME,
         token,
@@ -224,15 +239,20 @@ async def signup(request: Request) -> Response:
 
     reference = state.reference
     assert reference is not None
+    signup_id = _signup_id(state, _text(form.get(signup_ids.FIELD_NAME)))
     prospect, errors = check_prospect(
         values, roles=reference.role_codes, countries=reference.country_codes
     )
     if prospect is None:
         return render_form(
-            request, values=values, errors=errors, status_code=INVALID_STATUS
+            request,
+            values=values,
+            errors=errors,
+            signup_id=signup_id,
+            status_code=INVALID_STATUS,
         )
 
-    event = ProspectSignedUp.new(prospect)
+    event = _event(signup_id, prospect)
     try:
         if state.publisher is not None:
             await state.publisher.publish(event)
@@ -242,7 +262,11 @@ async def signup(request: Request) -> Response:
     except SaveUnavailableError as exc:
         log.warning("sign-up not taken: %s", exc)
         return render_form(
-            request, values=values, notice=UNAVAILABLE_MESSAGE, status_code=503
+            request,
+            values=values,
+            notice=UNAVAILABLE_MESSAGE,
+            signup_id=signup_id,
+            status_code=503,
         )
     return RedirectResponse(f"{state.root}/thank-you", status_code=303)
 
@@ -276,6 +300,25 @@ async def healthz(request: Request) -> JSONResponse:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _signup_id(state: WebState, value: str) -> uuid.UUID:
+    """Return the form's signed sign-up id, or a new one when it has none."""
+    signup_id = state.signup_ids.read(value)
+    if signup_id is not None:
+        return signup_id
+    if value:
+        log.warning("sign-up id not issued by this web; the sign-up gets a new one")
+    # Forms rendered before sign-up ids existed carry none: they still work,
+    # only without protection against a retry making a second sign-up.
+    return uuid.uuid4()
+
+
+def _event(signup_id: uuid.UUID, prospect: Prospect) -> ProspectSignedUp:
+    """Make the event of this sign-up, its id the one the form carries."""
+    return ProspectSignedUp(
+        event_id=signup_id, signed_up_at=datetime.now(UTC), prospect=prospect
+    )
 
 
 def main() -> None:

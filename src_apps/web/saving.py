@@ -7,6 +7,7 @@ import logging
 import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,11 +39,15 @@ class DatabaseSaver:
                 ids = insert_prospects(conn, [event])
         except SQLAlchemyError as exc:
             raise SaveUnavailableError(f"database error: {_first_line(exc)}") from exc
-        log.info(
-            "prospect saved id=%s email=%s",
-            ids.get(str(event.event_id)),
-            event.prospect.email_address,
-        )
+        new_id = ids.get(str(event.event_id))
+        if new_id is None:
+            log.info(
+                "prospect already saved event_id=%s email=%s; the form was sent again",
+                event.event_id,
+                event.prospect.email_address,
+            )
+            return
+        log.info("prospect saved id=%s email=%s", new_id, event.prospect.email_address)
 
 
 class QueuePublisher:
@@ -114,6 +119,14 @@ class QueuePublisher:
                 raise SaveUnavailableError(f"no stream to publish to: {exc!r}") from exc
         except (nats.errors.Error, TimeoutError) as exc:
             raise SaveUnavailableError(f"no acknowledgement: {exc!r}") from exc
+        if ack.duplicate:
+            log.info(
+                "prospect sign-up already published event_id=%s email=%s; "
+                "the form was sent again",
+                event.event_id,
+                event.prospect.email_address,
+            )
+            return
         log.info(
             "prospect sign-up published event_id=%s email=%s",
             event.event_id,
@@ -121,7 +134,7 @@ class QueuePublisher:
         )
         log.debug("stored as %s sequence %d", ack.stream, ack.seq)
 
-    async def _publish(self, js: JetStreamContext, event: ProspectSignedUp) -> object:
+    async def _publish(self, js: JetStreamContext, event: ProspectSignedUp) -> PubAck:
         return await js.publish(
             SUBJECT,
             event.to_bytes(),
