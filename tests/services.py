@@ -4,6 +4,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -101,6 +102,16 @@ def running_nats(store: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """Suspend a process for the block: its connections stay open, it answers none."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def postgres_bin_dir() -> Path | None:

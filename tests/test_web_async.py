@@ -11,12 +11,14 @@ from nats.js.api import RawStreamMsg
 
 from src_apps.shared.messages import MSG_ID_HEADER, STREAM, SUBJECT
 from src_apps.web.app import UNAVAILABLE_MESSAGE
-from tests.services import wait_for
+from tests.services import frozen, wait_for
 from tests.test_web_helpers import (
     ADA,
     async_client,
     count_prospects,
+    hidden_fields,
     sign_up,
+    stream_sign_ups,
 )
 
 
@@ -131,3 +133,37 @@ def test_async_mode_still_reads_reference_data_from_the_database(
 ):
     with async_client(nats_server.url, sqlite_url) as client:
         assert 'value="TNL"' in client.get("/signup").text
+
+
+def test_unacknowledged_publish_gives_503_and_the_retry_is_stored_once(
+    own_nats_server, sqlite_url, caplog
+):
+    caplog.set_level("INFO", logger="src_apps.web")
+    url = own_nats_server.url
+    with async_client(url, sqlite_url, publish_timeout=0.3) as client:
+        wait_for(lambda: healthz(client) == 200, timeout=15, what="queue connection")
+        form = {**ADA, **hidden_fields(client.get("/signup").text)}
+        event_id = form["signup_id"].split(".")[0]
+
+        # Suspended, the server keeps the connection open but acknowledges
+        # nothing; once resumed it stores what was sent meanwhile.
+        with frozen(own_nats_server.process.pid):
+            response = client.post("/signup", data=form)
+        retry = client.post("/signup", data=form)
+
+    assert response.status_code == 503
+    assert UNAVAILABLE_MESSAGE in response.text
+    assert 'value="Ada"' in response.text
+    assert '<option value="GBR" selected>' in response.text
+    assert hidden_fields(response.text)["signup_id"] == form["signup_id"]
+    assert (
+        f"sign-up not taken: no acknowledgement from the queue at {url} within 0.3 s"
+    ) in caplog.messages
+    assert retry.status_code == 303
+    assert retry.headers["location"] == "/thank-you"
+    assert (
+        f"prospect sign-up already published event_id={event_id} "
+        "email=ada@example.com; the form was sent again"
+    ) in caplog.messages
+    [stored] = stream_sign_ups(url)
+    assert stored.headers[MSG_ID_HEADER] == event_id

@@ -117,8 +117,14 @@ class QueuePublisher:
                 ack = await self._publish(self._js, event)
             except (nats.errors.Error, TimeoutError) as exc:
                 raise SaveUnavailableError(f"no stream to publish to: {exc!r}") from exc
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise SaveUnavailableError(f"no acknowledgement: {exc!r}") from exc
+        except TimeoutError as exc:
+            # The server may still store it; the form's retry has the same id.
+            raise SaveUnavailableError(
+                f"no acknowledgement from the queue at {self.settings.nats_url} "
+                f"within {self.timeout:g} s"
+            ) from exc
+        except nats.errors.Error as exc:
+            raise SaveUnavailableError(f"publish failed: {exc!r}") from exc
         if ack.duplicate:
             log.info(
                 "prospect sign-up already published event_id=%s email=%s; "
