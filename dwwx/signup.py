@@ -16,6 +16,12 @@ from src_apps.shared.reference import COUNTRIES, NOT_TELLING, ROLES
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Radia", "Linus")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson")
 COMPANIES = ("Analytical Engines", "Compilers Inc", "Bletchley Labs", "Pipes Ltd")
+THANK_YOU_PATH = "/thank-you"
+# Elements without an end tag, which must never wait on the stack for one.
+_VOID_ELEMENTS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"}
+    | {"source", "track", "wbr"}
+)
 
 
 @dataclass(frozen=True)
@@ -49,28 +55,52 @@ class Summary:
 
 
 class _FormReader(HTMLParser):
-    """Collect a page's hidden inputs and the texts marked as field errors."""
+    """Collect a page's hidden inputs, field errors, alerts and main heading."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hidden: dict[str, str] = {}
         self.errors: list[str] = []
-        self._in_error = 0
+        self.alerts: list[str] = []
+        self.headings: list[str] = []
+        # The open elements, each with the list its text goes to, if any.
+        self._open: list[tuple[str, list[str] | None]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {key: value or "" for key, value in attrs}
         if tag == "input" and values.get("type") == "hidden" and values.get("name"):
             self.hidden[values["name"]] = values.get("value", "")
-        if "error" in values.get("class", "").split() or self._in_error:
-            self._in_error += 1
+        if tag in _VOID_ELEMENTS:
+            return
+        collector = self._collector(tag, values)
+        self._open.append((tag, self._current() if collector is None else collector))
 
     def handle_endtag(self, tag: str) -> None:
-        if self._in_error:
-            self._in_error -= 1
+        # An end tag also closes what was left open inside its element.
+        if any(name == tag for name, _ in self._open):
+            while self._open.pop()[0] != tag:
+                pass
 
     def handle_data(self, data: str) -> None:
-        if self._in_error and data.strip():
-            self.errors.append(data.strip())
+        collector = self._current()
+        if collector is not None and data.strip():
+            collector.append(data.strip())
+
+    def _collector(self, tag: str, attrs: dict[str, str]) -> list[str] | None:
+        if "error" in attrs.get("class", "").split():
+            return self.errors
+        if attrs.get("role") == "alert":
+            return self.alerts
+        if tag == "h1":
+            return self.headings
+        return None
+
+    def _current(self) -> list[str] | None:
+        return self._open[-1][1] if self._open else None
+
+    def messages(self) -> tuple[str, ...]:
+        """Return what the page says went wrong, the most precise first."""
+        return tuple(self.errors or self.alerts or self.headings)
 
 
 def generated_prospect(number: int) -> dict[str, str]:
@@ -99,15 +129,26 @@ def sign_up(client: httpx.Client, app_url: str, prospect: dict[str, str]) -> Out
     except httpx.HTTPError as exc:
         raise DwwxError(f"cannot reach the sign-up form at {form_url}: {exc}") from None
     seconds = time.perf_counter() - started
-    result = _FormReader()
-    result.feed(answer.text)
+    # Only the thank-you page means taken: the web re-renders the form with 422
+    # for invalid values and 503 when it could not save, and a 200 from any
+    # other page (a wrong --url, say) is no sign-up either.
+    accepted = answer.status_code == 200 and answer.url.path.endswith(THANK_YOU_PATH)
     return Outcome(
         email=prospect["email_address"],
         status=answer.status_code,
-        accepted=answer.status_code == 200,
+        accepted=accepted,
         seconds=seconds,
-        messages=tuple(result.errors),
+        messages=() if accepted else _refusal(answer),
     )
+
+
+def _refusal(answer: httpx.Response) -> tuple[str, ...]:
+    """Return what the page a refused sign-up ended on says went wrong."""
+    if answer.status_code == 200:
+        return (f"ended on {answer.url.path}, not on the thank-you page",)
+    page = _FormReader()
+    page.feed(answer.text)
+    return page.messages()
 
 
 def sign_up_many(
