@@ -46,7 +46,7 @@ IMAGE_OF: dict[str, str] = {
 
 SCALABLE = (HANDLER,)
 
-HealthKind = Literal["http", "process", "database"]
+HealthKind = Literal["http", "heartbeat", "database"]
 
 
 @dataclass(frozen=True)
@@ -339,7 +339,8 @@ def _save_handler(version: str, target: Target) -> Service:
     return Service(
         name=HANDLER,
         port=None,
-        health=Health("process"),
+        # The handler serves nothing: its fetch loop touches a file each round.
+        health=Health("heartbeat"),
         environment=env,
         secrets=("NATS_USER", "NATS_PASSWORD", *_database_secrets(target)),
         depends_on=(DB, QUEUE),

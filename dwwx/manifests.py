@@ -181,6 +181,11 @@ def local_programs(version: str, target: Target, state: StateDir) -> list[Progra
     return programs
 
 
+def heartbeat_file(state: StateDir, copy: str) -> Path:
+    """Return the file a local save-handler copy touches each round of its loop."""
+    return state.run / f"{copy}.health"
+
+
 def _copies(
     service: Service, env: dict[str, str], state: StateDir
 ) -> list[tuple[str, dict[str, str]]]:
@@ -193,7 +198,7 @@ def _copies(
         (
             name,
             env
-            | {"HANDLER_NAME": name, "HEALTH_FILE": str(state.run / f"{name}.health")},
+            | {"HANDLER_NAME": name, "HEALTH_FILE": str(heartbeat_file(state, name))},
         )
         for name in catalogue.copy_names(service)
     ]

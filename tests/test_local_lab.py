@@ -69,6 +69,12 @@ def test_lab_path_from_v1_to_v4_and_scale_out(project):
     assert project.supervisor_pid() is None
 
 
+def _supervisorctl(project, *args: str) -> None:
+    conf = str(project.state_dir / "supervisord.conf")
+    ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", conf]
+    subprocess.run([*ctl, *args], check=True, capture_output=True)
+
+
 def test_downgrade_from_v4_to_v3_saves_synchronously_again(project):
     project.ok("up", "v4")
     project.ok("signup", "--email", "async@example.com")
@@ -78,28 +84,49 @@ def test_downgrade_from_v4_to_v3_saves_synchronously_again(project):
     names = set(_pids(project))
     assert "message-queue" not in names
     assert not [n for n in names if n.startswith("signup-save-handler")]
+    # The downgrade waited for the handler: the v4 sign-up is in the database.
+    assert "found async@example.com" in project.ok(
+        "verify-db", "--email", "async@example.com"
+    )
     project.ok("signup", "--email", "sync@example.com")
     assert "found sync@example.com" in project.ok(
         "verify-db", "--email", "sync@example.com"
     )
 
 
+def test_downgrade_waits_for_unsaved_sign_ups_or_keeps_v4(project, monkeypatch):
+    project.ok("up", "v4")
+    _supervisorctl(project, "stop", "signup-save-handler-1")
+    assert "accepted 3 of 3" in project.ok("signup", "--count", "3")
+
+    monkeypatch.setenv("DWWX_HEALTH_TIMEOUT", "2")
+    result = project.dwwx("up", "v3")
+
+    assert result.code == 1
+    assert result.err == (
+        "dwwx: 3 sign-ups are still waiting for the save handler after 2 s, so the "
+        "running version stays; see `dwwx logs handler`, then try again\n"
+    )
+    assert "message-queue" in _pids(project)
+    assert "accepted 1 of 1" in project.ok("signup", "--email", "late@example.com")
+
+    monkeypatch.delenv("DWWX_HEALTH_TIMEOUT")
+    _supervisorctl(project, "start", "signup-save-handler-1")
+    project.ok("up", "v3")
+
+    assert _row_count(project) == 4
+
+
 def test_handler_outage_loses_no_sign_up(project):
     """Sign-ups taken while the handler is stopped are all saved once it is back."""
     project.ok("up", "v4")
-    conf = str(project.state_dir / "supervisord.conf")
-    ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", conf]
-    subprocess.run(
-        [*ctl, "stop", "signup-save-handler-1"], check=True, capture_output=True
-    )
+    _supervisorctl(project, "stop", "signup-save-handler-1")
 
     out = project.ok("signup", "--count", "20")
     assert "accepted 20 of 20" in out
     assert _row_count(project) == 0
 
-    subprocess.run(
-        [*ctl, "start", "signup-save-handler-1"], check=True, capture_output=True
-    )
+    _supervisorctl(project, "start", "signup-save-handler-1")
     wait_for(
         lambda: _row_count(project) == 20, timeout=30, what="20 rows after restart"
     )
@@ -107,6 +134,9 @@ def test_handler_outage_loses_no_sign_up(project):
 
 def test_handler_logs_interleave_copies_by_time(project):
     project.ok("up", "v4", "--scale", "save-handler=2")
+    # up returns only once every copy's fetch loop has turned.
+    listening = project.ok("logs", "handler").count("Listening on subject")
+    assert listening == 2
     project.ok("signup", "--count", "20")
     wait_for(lambda: _row_count(project) == 20, timeout=30, what="20 rows")
 

@@ -1,6 +1,7 @@
 """The embedded runtime: the services as local processes under supervisord."""
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from dwwx import catalogue, ports
 from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
-from dwwx.manifests import local_target, render_supervisord
+from dwwx.manifests import heartbeat_file, local_target, render_supervisord
 from dwwx.runtimes import (
     ProcessStatus,
     QueryResult,
@@ -32,6 +33,8 @@ from dwwx.runtimes import (
 )
 from dwwx.settings import Settings
 from dwwx.state import MARKER, KeptData, Record, StateDir
+from src_apps.shared.messages import SAVE_HANDLER_CONSUMER as CONSUMER
+from src_apps.shared.messages import STREAM
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class LocalRuntime:
 
         running = self.supervisor_pid() is not None
         self._check_ports(services, ours=self._our_pids() if running else set())
+        previous = self.state.load() if running else None
         if target.local_postgres is not None:
             password = self.state.secrets()["DATABASE_PASSWORD"]
             target.local_postgres.initialise(password)
@@ -91,6 +95,8 @@ class LocalRuntime:
             render_supervisord(version, self.settings, self.state, scale)
         )
         if running:
+            if _drops_the_handler(previous, services):
+                self._drain_the_queue(target)
             self._apply_config()
         else:
             self._start_supervisord()
@@ -153,6 +159,28 @@ class LocalRuntime:
         for group in [*changed, *added]:
             rpc.supervisor.addProcessGroup(group)
 
+    def _drain_the_queue(self, target: Target) -> None:
+        """Stop taking sign-ups, then wait until the handler saved every one.
+
+        A version without the save handler would leave the events still in the
+        stream out of the database until the handler came back.
+        """
+        rpc = self._rpc()
+        rpc.supervisor.stopProcessGroup(catalogue.WEB, True)
+        monitor = target.ports.queue_monitor
+        deadline = time.monotonic() + self.settings.health_timeout
+        while (waiting := unsaved_sign_ups(monitor)) != 0:
+            if time.monotonic() > deadline:
+                rpc.supervisor.startProcessGroup(catalogue.WEB, True)
+                count = "an unknown number of" if waiting is None else str(waiting)
+                raise DwwxError(
+                    f"{count} sign-ups are still waiting for the save handler after "
+                    f"{self.settings.health_timeout:.0f} s, so the running version "
+                    "stays; see `dwwx logs handler`, then try again"
+                )
+            time.sleep(0.2)
+        log.debug("queue drained; switching versions")
+
     def _wait_until_healthy(self, services: list[Service], target: Target) -> None:
         deadline = time.monotonic() + self.settings.health_timeout
         waiting = {service.name: service for service in services}
@@ -197,14 +225,21 @@ class LocalRuntime:
             return False
         if health.kind == "http":
             return _http_ok(health.url())
-        return True
+        return all(
+            _touched_since(heartbeat_file(self.state, entry["name"]), entry["start"])
+            for entry in self._copies(service.name)
+        )
+
+    def _copies(self, service: str) -> list[dict[str, Any]]:
+        """Return supervisord's process info of each copy of a service."""
+        return [
+            entry
+            for entry in self._rpc().supervisor.getAllProcessInfo()
+            if catalogue.service_of(entry["group"]) == service
+        ]
 
     def _all_running(self, service: Service) -> bool:
-        states = [
-            entry["statename"]
-            for entry in self._rpc().supervisor.getAllProcessInfo()
-            if catalogue.service_of(entry["group"]) == service.name
-        ]
+        states = [entry["statename"] for entry in self._copies(service.name)]
         return bool(states) and all(state == "RUNNING" for state in states)
 
     def _log_tail(self, process: str) -> str:
@@ -283,11 +318,7 @@ class LocalRuntime:
 
     def _log_files(self, service: str) -> list[Path]:
         """Return the log of each copy of a service that supervisord runs now."""
-        names = [
-            entry["name"]
-            for entry in self._rpc().supervisor.getAllProcessInfo()
-            if catalogue.service_of(entry["group"]) == service
-        ]
+        names = [entry["name"] for entry in self._copies(service)]
         paths = [self.state.logs / f"{name}.log" for name in names]
         existing = [path for path in paths if path.exists()]
         return sorted(existing, key=lambda path: _copy_number(path.stem))
@@ -348,6 +379,33 @@ class LocalRuntime:
         return QueryResult(columns=columns, rows=rows)
 
 
+def _drops_the_handler(previous: Record | None, services: list[Service]) -> bool:
+    if previous is None:
+        return False
+    had = catalogue.HANDLER in catalogue.SERVICES_BY_VERSION[previous.version]
+    return had and catalogue.HANDLER not in {service.name for service in services}
+
+
+def unsaved_sign_ups(monitor_port: int) -> int | None:
+    """Count the events the save handler has not acked, from nats-server's monitor.
+
+    None when the monitor does not answer. Without the consumer there is
+    nothing waiting for it.
+    """
+    url = f"http://127.0.0.1:{monitor_port}/jsz?consumers=true"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            report = json.load(response)
+    except (OSError, ValueError):
+        return None
+    for account in report.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            for consumer in stream.get("consumer_detail") or []:
+                if (stream["name"], consumer["name"]) == (STREAM, CONSUMER):
+                    return int(consumer["num_pending"] + consumer["num_ack_pending"])
+    return 0
+
+
 def _monitor_port(service: Service) -> int | None:
     if service.name == catalogue.QUEUE:
         return service.health.port
@@ -361,6 +419,14 @@ def _http_ok(url: str | None) -> bool:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
+        return False
+
+
+def _touched_since(path: Path, started: float) -> bool:
+    """Say whether a copy's loop has turned since supervisord started it."""
+    try:
+        return path.stat().st_mtime >= started
+    except OSError:
         return False
 
 
