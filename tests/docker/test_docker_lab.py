@@ -1,4 +1,4 @@
-"""The workshop's lab on a real engine: build, v1, v4 in place, scale, v3, down."""
+"""The workshop's lab on a real engine: build, v1, v3, v4 in place, scale, v3, down."""
 
 import re
 from dataclasses import replace
@@ -7,9 +7,14 @@ import pytest
 from python_on_whales import DockerClient
 
 from tests.docker.conftest import TEST_TAG, project_containers
-from tests.services import wait_for
+from tests.services import need, wait_for
 
 pytestmark = pytest.mark.docker
+
+
+V3_NEW = ("app-homepage-1", "app-proxy-1", "app-reference-data-api-1")
+V4_NEW = ("app-message-queue-1", "app-signup-save-handler-1")
+V3_TO_V4_UNCHANGED = ("app-signup-db-1", *V3_NEW)
 
 
 def _ids(docker: DockerClient) -> dict[str, str]:
@@ -22,8 +27,18 @@ def _row_count(project) -> int:
     return int(match.group(1))
 
 
+def _need_postgres_odbc() -> None:
+    try:
+        import pyodbc
+    except ImportError:
+        need("pyodbc", "install the test extra: pip install -e '.[test]'")
+    if "PostgreSQL Unicode" not in pyodbc.drivers():
+        need("the PostgreSQL ODBC driver", "install Debian's odbc-postgresql")
+
+
 def test_lab_from_build_to_down(project, docker, lab_images, monkeypatch):
     """One project through the whole lab, since every `up` costs seconds."""
+    _need_postgres_odbc()
     assert "built 10 tags" in project.ok("build", "--tag", TEST_TAG)
     assert "built 2 tags" in project.ok("build", "save-handler", "--tag", TEST_TAG)
 
@@ -41,12 +56,22 @@ def test_lab_from_build_to_down(project, docker, lab_images, monkeypatch):
     assert refused.code == 1
     assert f"already runs from {project.state_dir / 'compose.yaml'}" in refused.err
 
+    project.ok("up", "v3")
+    v3 = _ids(docker)
+    # The database keeps running through the upgrade; the web moves behind
+    # the proxy, so it is recreated.
+    assert v3["app-signup-db-1"] == v1["app-signup-db-1"]
+    assert v3["app-signup-web-1"] != v1["app-signup-web-1"]
+    assert set(v3) == {*v1, *V3_NEW}
+
     project.ok("up", "v4")
     v4 = _ids(docker)
-    # The database keeps running through the upgrade; the web is recreated.
-    assert v4["app-signup-db-1"] == v1["app-signup-db-1"]
-    assert v4["app-signup-web-1"] != v1["app-signup-web-1"]
-    assert "app-signup-save-handler-1" in v4
+    # `dwwx render` shows that v4 changes only the web's definition.
+    assert {name: v4[name] for name in V3_TO_V4_UNCHANGED} == {
+        name: v3[name] for name in V3_TO_V4_UNCHANGED
+    }
+    assert v4["app-signup-web-1"] != v3["app-signup-web-1"]
+    assert set(v4) == {*v3, *V4_NEW}
     monkeypatch.setenv("COLUMNS", "240")
     doctor = project.ok("doctor")
     assert "held by this project's v4 (docker runtime)" in doctor
@@ -61,6 +86,10 @@ def test_lab_from_build_to_down(project, docker, lab_images, monkeypatch):
     handler_log = project.ok("logs", "handler")
     assert re.search(r"^signup-save-handler-1 +\| .*Prospect saved", handler_log, re.M)
     assert _row_count(project) == 2
+    # The same table from the host, through pyodbc and the PostgreSQL driver.
+    odbc = project.ok("verify-db", "--odbc", "--email", "v4@example.com")
+    assert "SELECT * FROM Prospects — 2 rows" in odbc
+    assert "found v4@example.com" in odbc
 
     assert "signup-save-handler runs 2 copies" in project.ok("scale", "save-handler=2")
     scaled = _ids(docker)
