@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +32,24 @@ def need(what: str, reason: str) -> None:
     pytest.skip(message)
 
 
-def wait_for(check: "callable[[], bool]", *, timeout: float, what: str) -> None:  # type: ignore[valid-type]
-    """Poll check() until it is true, or fail naming what never happened."""
+class GaveUpError(AssertionError):
+    """Raised by a check that knows waiting longer cannot help."""
+
+
+def wait_for(check: Callable[[], bool], *, timeout: float, what: str) -> None:
+    """Poll check() until it is true, or fail naming what never happened.
+
+    A check may fail while the service warms up; only GaveUpError stops the wait.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
+        try:
             if check():
                 return
+        except GaveUpError:
+            raise
+        except Exception:
+            pass
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 

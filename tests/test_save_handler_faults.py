@@ -2,7 +2,6 @@
 
 import re
 import signal
-import time
 from collections import Counter
 
 import psycopg
@@ -34,11 +33,10 @@ def test_sigterm_finishes_and_exits_zero(own_nats_server, sqlite_url, start_hand
     handler.wait_until_listening()
     publish_events(own_nats_server.url, events)
     handler.wait_for_log("Prospect saved.")
-    asked = time.monotonic()
+    # Within stop's 15 s: a fetch and a batch, not nats.py's 30 s drain timeout.
     code = handler.stop(signal.SIGTERM)
 
     assert code == 0, handler.log
-    assert time.monotonic() - asked < 5  # a fetch and a batch, no drain timeout
     assert "Stopping: finishing the batch in hand" in handler.log
     assert handler.log.rstrip().endswith("Save handler stopped")
     # Whatever this copy fetched it saved and acked before leaving.

@@ -24,7 +24,7 @@ from src_apps.shared.messages import (
     ProspectSignedUp,
 )
 from src_apps.shared.model import Prospect
-from tests.services import wait_for
+from tests.services import GaveUpError, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,7 +80,7 @@ class HandlerProcess:
     def wait_for_log(self, text: str, *, times: int = 1, timeout: float = 15) -> None:
         def seen() -> bool:
             if self.process.poll() is not None and self.count(text) < times:
-                raise AssertionError(f"handler exited:\n{self.log}")
+                raise GaveUpError(f"handler exited:\n{self.log}")
             return self.count(text) >= times
 
         try:
