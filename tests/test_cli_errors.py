@@ -72,8 +72,7 @@ def test_foreign_state_folder_is_refused(project):
     assert (project.state_dir / "notes.txt").read_text() == "mine"
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="root ignores permissions anyway")
-def test_unreadable_state_folder_is_refused(project):
+def test_corrupt_state_record_is_refused(project):
     project.state_dir.mkdir()
     (project.state_dir / "dwwx-state.json").write_text("{not json")
 
@@ -82,6 +81,21 @@ def test_unreadable_state_folder_is_refused(project):
     assert result.code == 1
     assert result.err.startswith(
         f"dwwx: cannot read {project.state_dir}/dwwx-state.json"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+def test_unreadable_state_folder_is_refused(project):
+    project.state_dir.mkdir(mode=0)
+    try:
+        result = project.dwwx("ps")
+    finally:
+        project.state_dir.chmod(0o755)
+
+    assert result.code == 1
+    assert result.err == (
+        f"dwwx: cannot read state folder {project.state_dir}; fix its permissions "
+        "or pass --state-dir\n"
     )
 
 
