@@ -125,7 +125,7 @@ def test_cli_reports_each_refusal_with_its_status(project, sync_web):
     assert result.code == 1
     assert f"ada.example: HTTP 422 {BAD_EMAIL}\n" in result.out
     assert "accepted 0 of 1 sign-ups in " in result.out
-    assert result.err == "dwwx: 1 sign-ups refused\n"
+    assert result.err == "dwwx: 1 sign-up refused\n"
 
 
 def test_cli_counts_only_thanked_sign_ups(project, queueless_web):

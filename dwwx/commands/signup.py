@@ -57,8 +57,9 @@ def signup(
         f"accepted {summary.accepted} of {len(summary.outcomes)} sign-ups in "
         f"{summary.seconds:.2f} s (p50 {p50:.0f} ms, p95 {p95:.0f} ms)"
     )
-    if summary.accepted != len(summary.outcomes):
-        raise DwwxError(f"{len(summary.outcomes) - summary.accepted} sign-ups refused")
+    refused = len(summary.outcomes) - summary.accepted
+    if refused:
+        raise DwwxError(f"{refused} sign-up{'' if refused == 1 else 's'} refused")
 
 
 def _running_app_url(ctx: typer.Context) -> str:
