@@ -17,6 +17,7 @@ from tests.docker.conftest import (
 pytestmark = pytest.mark.docker
 
 APP_IMAGES = [image for image in IMAGES if image != "reverse-proxy"]
+ODBC_DRIVERS = ["python", "-c", "import pyodbc; print(pyodbc.drivers())"]
 
 
 def test_all_five_images_build_with_a_version_tag_and_latest(
@@ -113,12 +114,26 @@ def test_build_for_sql_server_adds_freetds_under_a_tag_of_its_own(
         f"{LAB_REGISTRY}/save-handler:{TEST_TAG}-mssql",
         f"{LAB_REGISTRY}/save-handler:latest-mssql",
     ]
-    drivers = docker.run(
-        image,
-        ["python", "-c", "import pyodbc; print(pyodbc.drivers())"],
-        networks=["host"],
-        remove=True,
-    )
+    drivers = docker.run(image, ODBC_DRIVERS, networks=["host"], remove=True)
+    assert "'FreeTDS'" in str(drivers)
+
+
+def test_up_on_sql_server_builds_the_images_it_lacks_for_sql_server(
+    project, docker: DockerClient, lab_images, monkeypatch
+):
+    # No SQL Server image can be had here: a database that exits at once
+    # ends the up right after the images are built.
+    monkeypatch.setenv("DWWX_MSSQL_IMAGE", "dwwx-ci/debian:bookworm")
+    monkeypatch.setenv("DWWX_HEALTH_TIMEOUT", "30")
+
+    result = project.dwwx("--db", "mssql", "up", "v1")
+
+    assert result.code == 1
+    assert "signup-db exited with code 0" in result.err
+    compose = (project.state_dir / "compose.yaml").read_text()
+    image = f"{LAB_REGISTRY}/signup-web:{TEST_TAG}-mssql"
+    assert f"image: {image}\n" in compose
+    drivers = docker.run(image, ODBC_DRIVERS, networks=["host"], remove=True)
     assert "'FreeTDS'" in str(drivers)
 
 
