@@ -40,10 +40,14 @@ class ProspectSignedUp(BaseModel):
         return value.astimezone(UTC)
 
     @classmethod
-    def new(cls, prospect: Prospect) -> "ProspectSignedUp":
-        """Make the event for a prospect who signs up now."""
+    def new(
+        cls, prospect: Prospect, *, event_id: uuid.UUID | None = None
+    ) -> "ProspectSignedUp":
+        """Make the event for a prospect who signs up now, with a new id if none."""
         return cls(
-            event_id=uuid.uuid4(), signed_up_at=datetime.now(UTC), prospect=prospect
+            event_id=event_id or uuid.uuid4(),
+            signed_up_at=datetime.now(UTC),
+            prospect=prospect,
         )
 
     def to_bytes(self) -> bytes:

@@ -5,7 +5,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from src_apps.shared.messages import ProspectSignedUp
 from src_apps.shared.model import (
     FIELD_LABELS,
     FIELD_LIMITS,
-    Prospect,
     check_prospect,
 )
 from src_apps.shared.serving import serve
@@ -252,7 +250,7 @@ async def signup(request: Request) -> Response:
             status_code=INVALID_STATUS,
         )
 
-    event = _event(signup_id, prospect)
+    event = ProspectSignedUp.new(prospect, event_id=signup_id)
     try:
         if state.publisher is not None:
             await state.publisher.publish(event)
@@ -312,13 +310,6 @@ def _signup_id(state: WebState, value: str) -> uuid.UUID:
     # Forms rendered before sign-up ids existed carry none: they still work,
     # only without protection against a retry making a second sign-up.
     return uuid.uuid4()
-
-
-def _event(signup_id: uuid.UUID, prospect: Prospect) -> ProspectSignedUp:
-    """Make the event of this sign-up, its id the one the form carries."""
-    return ProspectSignedUp(
-        event_id=signup_id, signed_up_at=datetime.now(UTC), prospect=prospect
-    )
 
 
 def main() -> None:
