@@ -13,6 +13,7 @@ import jinja2
 from dwwx import catalogue
 from dwwx.catalogue import Ports, Service, Target
 from dwwx.errors import DwwxError
+from dwwx.images import variant_tag
 from dwwx.localdb import local_postgres
 from dwwx.resources import data_dir
 from dwwx.settings import Settings
@@ -260,8 +261,13 @@ class ComposeService:
 
 
 def image_name(settings: Settings, image: str) -> str:
-    """Return the full reference of one of dwwx's own images."""
-    return f"{settings.image_registry}/{image}:{settings.image_tag}"
+    """Return the full reference of one of dwwx's own images for the project.
+
+    A SQL Server project runs the builds that carry its driver, tagged apart.
+    """
+    mssql = database_engine(settings, "docker") == "mssql"
+    tag = variant_tag(settings.image_tag, mssql=mssql)
+    return f"{settings.image_registry}/{image}:{tag}"
 
 
 def compose_services(

@@ -4,10 +4,8 @@ import pytest
 import yaml
 
 from dwwx.images import IMAGES, image_build_args, image_tags, variant_tag
-from dwwx.manifests import render_compose
-from dwwx.runtimes.docker import DockerRuntime, with_engine_images
+from dwwx.manifests import image_name, render_compose
 from dwwx.settings import Settings
-from dwwx.state import StateDir
 
 
 def _settings(db: str, tag: str = "latest") -> Settings:
@@ -72,14 +70,14 @@ def test_the_proxy_build_gets_no_driver_switch():
         ("mssql", "ci-mssql", "ci-mssql"),
     ],
 )
-def test_the_docker_runtime_names_the_images_of_its_engine(db, tag, expected):
-    assert with_engine_images(_settings(db, tag)).image_tag == expected
+def test_the_images_of_a_project_follow_its_engine(db, tag, expected):
+    assert image_name(_settings(db, tag), "save-handler") == (
+        f"dwwx/save-handler:{expected}"
+    )
 
 
-def test_the_compose_file_of_a_sql_server_project_names_its_images(tmp_path):
-    runtime = DockerRuntime(_settings("mssql"), StateDir(tmp_path / ".dwwx"))
-
-    compose = yaml.safe_load(render_compose("v4", runtime.settings, {}))
+def test_the_compose_file_of_a_sql_server_project_names_its_images():
+    compose = yaml.safe_load(render_compose("v4", _settings("mssql"), {}))
 
     images = {
         name: service["image"]

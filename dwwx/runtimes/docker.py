@@ -18,12 +18,11 @@ from rich.console import Console
 from dwwx import catalogue, ports
 from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
-from dwwx.images import DOCKER_MISSING, build_images, variant_tag
+from dwwx.images import DOCKER_MISSING, build_images
 from dwwx.manifests import (
     COMPOSE_PROJECT,
     POSTGRES_DB,
     POSTGRES_USER,
-    database_engine,
     docker_target,
     image_name,
     render_compose,
@@ -84,7 +83,7 @@ class DockerRuntime:
     name = "docker"
 
     def __init__(self, settings: Settings, state: StateDir) -> None:
-        self.settings = with_engine_images(settings)
+        self.settings = settings
         self.state = state
         self.docker = DockerClient(
             compose_files=[self.compose_file],
@@ -380,15 +379,6 @@ class DockerRuntime:
             else "DATABASE_PASSWORD"
         )
         return query_odbc(target, password=secrets.get(password_key, ""))
-
-
-def with_engine_images(settings: Settings) -> Settings:
-    """Name the images built for the project's database engine in the settings."""
-    # The compose file and the images up builds must agree: on SQL Server
-    # both name the images that carry its driver.
-    mssql = database_engine(settings, "docker") == "mssql"
-    tag = variant_tag(settings.image_tag, mssql=mssql)
-    return settings.model_copy(update={"image_tag": tag})
 
 
 def container_state(state: Any) -> str:
