@@ -15,7 +15,7 @@ from python_on_whales.client_config import ClientNotFoundError
 from python_on_whales.exceptions import DockerException
 from rich.console import Console
 
-from dwwx import catalogue, ports
+from dwwx import catalogue, draining, ports
 from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
 from dwwx.images import DOCKER_MISSING, build_images
@@ -108,6 +108,9 @@ class DockerRuntime:
         running = self._containers(ours_only=False)
         self._check_project_is_ours(running)
         self._check_ports(services, ours={c.state.pid for c in running})
+        previous = self.state.load() if running else None
+        if draining.drops_the_handler(previous, services):
+            self._drain_the_queue(target)
 
         self.state.create()
         self.compose_file.write_text(render_compose(version, self.settings, scale))
@@ -118,6 +121,30 @@ class DockerRuntime:
         self.state.keep_data(KeptData(self.name, target.database_engine))
         self._compose_up()
         return entry_url(version, target)
+
+    def _drain_the_queue(self, target: Target) -> None:
+        """Stop taking sign-ups, then wait until the handler saved every one."""
+        with docker_errors():
+            self.docker.compose.stop([catalogue.WEB])
+        url = draining.consumers_url(target.ports.queue_monitor)
+        try:
+            draining.wait_until_drained(
+                lambda: self._read_in_queue(url), timeout=self.settings.health_timeout
+            )
+        except DwwxError:
+            with docker_errors():
+                self.docker.compose.start([catalogue.WEB])
+            raise
+
+    def _read_in_queue(self, url: str) -> str | None:
+        """Fetch a monitoring URL from inside the queue's container."""
+        # The monitoring port is published nowhere, so ask from the inside.
+        fetch = ["wget", "-q", "-O", "-", url]
+        try:
+            return str(self.docker.compose.execute(catalogue.QUEUE, fetch, tty=False))
+        except DockerException as exc:
+            log.debug("queue monitor unreadable: %s", exc)
+            return None
 
     def _check_engine(self) -> None:
         with docker_errors():

@@ -1,7 +1,6 @@
 """The embedded runtime: the services as local processes under supervisord."""
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -20,7 +19,7 @@ from rich.console import Console
 from sqlalchemy import text
 from supervisor.xmlrpc import SupervisorTransport
 
-from dwwx import catalogue, ports
+from dwwx import catalogue, draining, ports
 from dwwx.catalogue import Service, Target
 from dwwx.errors import DwwxError
 from dwwx.manifests import heartbeat_file, local_target, render_supervisord
@@ -33,8 +32,6 @@ from dwwx.runtimes import (
 )
 from dwwx.settings import Settings
 from dwwx.state import MARKER, KeptData, Record, StateDir
-from src_apps.shared.messages import SAVE_HANDLER_CONSUMER as CONSUMER
-from src_apps.shared.messages import STREAM
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +92,7 @@ class LocalRuntime:
             render_supervisord(version, self.settings, self.state, scale)
         )
         if running:
-            if _drops_the_handler(previous, services):
+            if draining.drops_the_handler(previous, services):
                 self._drain_the_queue(target)
             self._apply_config()
         else:
@@ -160,26 +157,17 @@ class LocalRuntime:
             rpc.supervisor.addProcessGroup(group)
 
     def _drain_the_queue(self, target: Target) -> None:
-        """Stop taking sign-ups, then wait until the handler saved every one.
-
-        A version without the save handler would leave the events still in the
-        stream out of the database until the handler came back.
-        """
+        """Stop taking sign-ups, then wait until the handler saved every one."""
         rpc = self._rpc()
         rpc.supervisor.stopProcessGroup(catalogue.WEB, True)
-        monitor = target.ports.queue_monitor
-        deadline = time.monotonic() + self.settings.health_timeout
-        while (waiting := unsaved_sign_ups(monitor)) != 0:
-            if time.monotonic() > deadline:
-                rpc.supervisor.startProcessGroup(catalogue.WEB, True)
-                count = "an unknown number of" if waiting is None else str(waiting)
-                raise DwwxError(
-                    f"{count} sign-ups are still waiting for the save handler after "
-                    f"{self.settings.health_timeout:.0f} s, so the running version "
-                    "stays; see `dwwx logs handler`, then try again"
-                )
-            time.sleep(0.2)
-        log.debug("queue drained; switching versions")
+        url = draining.consumers_url(target.ports.queue_monitor)
+        try:
+            draining.wait_until_drained(
+                lambda: _http_get(url), timeout=self.settings.health_timeout
+            )
+        except DwwxError:
+            rpc.supervisor.startProcessGroup(catalogue.WEB, True)
+            raise
 
     def _wait_until_healthy(self, services: list[Service], target: Target) -> None:
         deadline = time.monotonic() + self.settings.health_timeout
@@ -379,31 +367,12 @@ class LocalRuntime:
         return QueryResult(columns=columns, rows=rows)
 
 
-def _drops_the_handler(previous: Record | None, services: list[Service]) -> bool:
-    if previous is None:
-        return False
-    had = catalogue.HANDLER in catalogue.SERVICES_BY_VERSION[previous.version]
-    return had and catalogue.HANDLER not in {service.name for service in services}
-
-
-def unsaved_sign_ups(monitor_port: int) -> int | None:
-    """Count the events the save handler has not acked, from nats-server's monitor.
-
-    None when the monitor does not answer. Without the consumer there is
-    nothing waiting for it.
-    """
-    url = f"http://127.0.0.1:{monitor_port}/jsz?consumers=true"
+def _http_get(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            report = json.load(response)
-    except (OSError, ValueError):
+            return response.read().decode()
+    except OSError:
         return None
-    for account in report.get("account_details") or []:
-        for stream in account.get("stream_detail") or []:
-            for consumer in stream.get("consumer_detail") or []:
-                if (stream["name"], consumer["name"]) == (STREAM, CONSUMER):
-                    return int(consumer["num_pending"] + consumer["num_ack_pending"])
-    return 0
 
 
 def _monitor_port(service: Service) -> int | None:

@@ -106,7 +106,10 @@ def test_lab_from_build_to_down(project, docker, lab_images, monkeypatch):
     )
     assert len(set(names)) == 2, names
 
+    assert "accepted 10 of 10" in project.ok("signup", "--count", "10")
     project.ok("up", "v3")
+    # The downgrade waited for the handlers: no sign-up stayed in the queue.
+    assert _row_count(project) == 12
     names = set(_ids(docker))
     assert "app-message-queue-1" not in names
     assert not [name for name in names if "save-handler" in name]
