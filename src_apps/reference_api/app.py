@@ -15,6 +15,7 @@ from src_apps.shared.logs import configure_logging
 from src_apps.shared.reference import display_order
 from src_apps.shared.serving import serve
 from src_apps.shared.settings import DatabaseSettings, ServiceSettings, load_settings
+from src_apps.shared.stopping import stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def create_app(settings: ReferenceApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(prepare_database, engine)
+        await run_in_threadpool(prepare_database, engine, stop=stop_requested())
         log.info("reference-data API ready on %s", engine.url.render_as_string())
         try:
             yield

@@ -1,6 +1,7 @@
 """The sign-up database: schema, reference data and the prospect writes."""
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from src_apps.shared.messages import ProspectSignedUp
 from src_apps.shared.model import FIELD_LIMITS
 from src_apps.shared.reference import COUNTRIES, ROLES, display_order
+from src_apps.shared.stopping import StoppedError
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,17 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def prepare_database(engine: Engine, *, wait_seconds: float = 60.0) -> None:
-    """Create the tables and seed reference data; safe to run from every service."""
+def prepare_database(
+    engine: Engine,
+    *,
+    wait_seconds: float = 60.0,
+    stop: threading.Event | None = None,
+) -> None:
+    """Create the tables and seed reference data; safe to run from every service.
+
+    Raises StoppedError when stop is set while it waits for the database.
+    """
+    stop = stop or threading.Event()
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
@@ -103,7 +114,10 @@ def prepare_database(engine: Engine, *, wait_seconds: float = 60.0) -> None:
             if time.monotonic() > deadline:
                 raise
             log.info("database not ready yet (%s); retrying", _first_line(exc))
-            time.sleep(1)
+            if stop.wait(1):
+                raise StoppedError(
+                    "asked to stop while waiting for the database"
+                ) from None
 
 
 def _create_and_seed(engine: Engine) -> None:

@@ -25,6 +25,7 @@ from src_apps.shared.model import (
 )
 from src_apps.shared.serving import serve
 from src_apps.shared.settings import load_settings
+from src_apps.shared.stopping import stop_requested
 from src_apps.web import csrf, signup_ids
 from src_apps.web.reference import (
     ReferenceData,
@@ -70,19 +71,21 @@ class WebState:
 async def start(state: WebState) -> None:
     """Open what this combination of settings needs, and load the reference data."""
     settings = state.settings
+    stop = stop_requested()
     if settings.needs_database:
         password = settings.database_password
         state.engine = make_engine(
             settings.database_url,
             password=password.get_secret_value() if password else None,
         )
-        await run_in_threadpool(prepare_database, state.engine)
+        await run_in_threadpool(prepare_database, state.engine, stop=stop)
 
     if settings.reference_data_source == "api":
         try:
             state.reference = await load_from_api(
                 settings.reference_data_api_url,
                 wait_seconds=settings.reference_data_wait,
+                stop=stop,
             )
         except ReferenceDataError as exc:
             log.error("cannot start the sign-up web: %s", exc)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import httpx
 from sqlalchemy import Engine
 
 from src_apps.shared.database import load_reference_data
+from src_apps.shared.stopping import StoppedError
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,11 @@ def load_from_database(engine: Engine) -> ReferenceData:
     return ReferenceData(roles=roles, countries=countries)
 
 
-async def load_from_api(base_url: str, *, wait_seconds: float) -> ReferenceData:
+async def load_from_api(
+    base_url: str, *, wait_seconds: float, stop: threading.Event | None = None
+) -> ReferenceData:
     """Fetch roles and countries from the API, retrying while it starts up."""
+    stop = stop or threading.Event()
     deadline = time.monotonic() + wait_seconds
     async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
         while True:
@@ -68,7 +73,10 @@ async def load_from_api(base_url: str, *, wait_seconds: float) -> ReferenceData:
                     base_url,
                     _describe(exc),
                 )
-                await asyncio.sleep(1)
+                if await asyncio.to_thread(stop.wait, 1):
+                    raise StoppedError(
+                        "asked to stop while waiting for the reference-data API"
+                    ) from None
                 continue
             log.info(
                 "reference data loaded from %s: %d roles, %d countries",
