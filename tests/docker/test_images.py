@@ -56,15 +56,16 @@ def test_default_tags_are_the_version_and_latest():
     assert image_tags("homepage", tag="latest") == ["dwwx/homepage:latest"]
 
 
-@pytest.mark.parametrize("image", APP_IMAGES)
-def test_app_images_run_as_a_non_root_user_with_a_health_check(
+@pytest.mark.parametrize("image", IMAGES)
+def test_images_run_as_a_non_root_user_with_a_health_check(
     built_tags: list[str], docker: DockerClient, image: str
 ):
     config = docker.image.inspect(image_name(image)).config
 
     assert config.user == "10001:10001"
     assert config.healthcheck is not None
-    assert "HOST=0.0.0.0" in config.env
+    bind = "PROXY_BIND=0.0.0.0" if image == "reverse-proxy" else "HOST=0.0.0.0"
+    assert bind in config.env
 
 
 def test_the_proxy_image_carries_the_caddyfile(
