@@ -53,6 +53,26 @@ def unsaved_sign_ups(report: str) -> int | None:
     return 0
 
 
+def drain_queue(
+    *,
+    stop_web: Callable[[], object],
+    start_web: Callable[[], object],
+    read_report: Callable[[], str | None],
+    timeout: float,
+) -> None:
+    """Stop taking sign-ups, then wait until the handler saved every one.
+
+    When it cannot within the timeout, the web takes sign-ups again and the
+    running version stays.
+    """
+    stop_web()
+    try:
+        wait_until_drained(read_report, timeout=timeout)
+    except DwwxError:
+        start_web()
+        raise
+
+
 def wait_until_drained(
     read_report: Callable[[], str | None], *, timeout: float
 ) -> None:

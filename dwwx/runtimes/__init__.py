@@ -170,3 +170,14 @@ def running_record(
         database_engine=target.database_engine,
         scale={catalogue.HANDLER: target.scale.get(catalogue.HANDLER, 1)},
     )
+
+
+def print_log_line(console: Console, prefix: str, width: int, line: str) -> None:
+    """Print one log line after its copy's name, the line itself unstyled."""
+    console.print(f"[cyan]{prefix.ljust(width)}[/] | ", end="", highlight=False)
+    console.out(line, highlight=False)
+
+
+def query_cell(value: object) -> str:
+    """Show a query result's value as text, NULL as empty."""
+    return "" if value is None else str(value)

@@ -31,6 +31,8 @@ from dwwx.runtimes import (
     ProcessStatus,
     QueryResult,
     entry_url,
+    print_log_line,
+    query_cell,
     running_record,
     service_url,
 )
@@ -123,18 +125,21 @@ class DockerRuntime:
         return entry_url(version, target)
 
     def _drain_the_queue(self, target: Target) -> None:
-        """Stop taking sign-ups, then wait until the handler saved every one."""
+        url = draining.consumers_url(target.ports.queue_monitor)
+        draining.drain_queue(
+            stop_web=self._stop_web,
+            start_web=self._start_web,
+            read_report=lambda: self._read_in_queue(url),
+            timeout=self.settings.health_timeout,
+        )
+
+    def _stop_web(self) -> None:
         with docker_errors():
             self.docker.compose.stop([catalogue.WEB])
-        url = draining.consumers_url(target.ports.queue_monitor)
-        try:
-            draining.wait_until_drained(
-                lambda: self._read_in_queue(url), timeout=self.settings.health_timeout
-            )
-        except DwwxError:
-            with docker_errors():
-                self.docker.compose.start([catalogue.WEB])
-            raise
+
+    def _start_web(self) -> None:
+        with docker_errors():
+            self.docker.compose.start([catalogue.WEB])
 
     def _read_in_queue(self, url: str) -> str | None:
         """Fetch a monitoring URL from inside the queue's container."""
@@ -372,7 +377,7 @@ class DockerRuntime:
                     prefix, sep, text = line.partition(" | ")
                     if not sep:
                         prefix, text = "", line
-                    _print_line(console, prefix.strip(), width, text)
+                    print_log_line(console, prefix.strip(), width, text)
 
     def query_prospects(self, *, odbc: bool = False) -> QueryResult:
         """Run SELECT * FROM Prospects in the database container, or over ODBC."""
@@ -509,7 +514,7 @@ def query_odbc(target: Target, *, password: str) -> QueryResult:
         with pyodbc.connect(connection, timeout=10) as conn:
             cursor = conn.execute(PROSPECTS_QUERY)
             columns = [column[0] for column in cursor.description]
-            rows = [tuple(_cell(v) for v in row) for row in cursor.fetchall()]
+            rows = [tuple(query_cell(v) for v in row) for row in cursor.fetchall()]
     except pyodbc.Error as exc:
         raise DwwxError(f"the ODBC query failed: {exc}") from None
     return QueryResult(columns=columns, rows=rows)
@@ -529,12 +534,3 @@ def _catalogue_order(container: Container) -> tuple[int, int]:
 
 def _short_name(container_name: str) -> str:
     return container_name.removeprefix(f"{COMPOSE_PROJECT}-")
-
-
-def _print_line(console: Console, prefix: str, width: int, line: str) -> None:
-    console.print(f"[cyan]{prefix.ljust(width)}[/] | ", end="", highlight=False)
-    console.out(line, highlight=False)
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)

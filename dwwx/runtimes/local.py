@@ -27,6 +27,8 @@ from dwwx.runtimes import (
     ProcessStatus,
     QueryResult,
     entry_url,
+    print_log_line,
+    query_cell,
     running_record,
     service_url,
 )
@@ -157,17 +159,14 @@ class LocalRuntime:
             rpc.supervisor.addProcessGroup(group)
 
     def _drain_the_queue(self, target: Target) -> None:
-        """Stop taking sign-ups, then wait until the handler saved every one."""
         rpc = self._rpc()
-        rpc.supervisor.stopProcessGroup(catalogue.WEB, True)
         url = draining.consumers_url(target.ports.queue_monitor)
-        try:
-            draining.wait_until_drained(
-                lambda: _http_get(url), timeout=self.settings.health_timeout
-            )
-        except DwwxError:
-            rpc.supervisor.startProcessGroup(catalogue.WEB, True)
-            raise
+        draining.drain_queue(
+            stop_web=lambda: rpc.supervisor.stopProcessGroup(catalogue.WEB, True),
+            start_web=lambda: rpc.supervisor.startProcessGroup(catalogue.WEB, True),
+            read_report=lambda: _http_get(url),
+            timeout=self.settings.health_timeout,
+        )
 
     def _wait_until_healthy(self, services: list[Service], target: Target) -> None:
         deadline = time.monotonic() + self.settings.health_timeout
@@ -331,10 +330,10 @@ class LocalRuntime:
         # Measured once: the tail ends, and following starts, at the same byte.
         sizes = _sizes(files)
         for path, line in _interleave(files, tail, sizes):
-            _print_line(console, prefixes[path], width, line)
+            print_log_line(console, prefixes[path], width, line)
         if follow:
             for path, line in _follow(files, sizes):
-                _print_line(console, prefixes[path], width, line)
+                print_log_line(console, prefixes[path], width, line)
                 # A pipe (`dwwx logs -f | grep`) must see each line as it comes.
                 console.file.flush()
 
@@ -359,7 +358,7 @@ class LocalRuntime:
             with engine.connect() as conn:
                 result = conn.execute(text("SELECT * FROM Prospects"))
                 columns = list(result.keys())
-                rows = [tuple(_cell(v) for v in row) for row in result]
+                rows = [tuple(query_cell(v) for v in row) for row in result]
         except Exception as exc:
             raise DwwxError(f"cannot query {target.database_url}: {exc}") from None
         finally:
@@ -467,12 +466,3 @@ def _follow(files: list[Path], offsets: dict[Path, int]) -> Iterator[tuple[Path,
             *complete, partial[path] = (partial[path] + chunk).split(b"\n")
             yield from ((path, line.decode(errors="replace")) for line in complete)
         time.sleep(0.2)
-
-
-def _print_line(console: Console, prefix: str, width: int, line: str) -> None:
-    console.print(f"[cyan]{prefix.ljust(width)}[/] | ", end="", highlight=False)
-    console.out(line, highlight=False)
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
