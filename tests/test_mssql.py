@@ -23,16 +23,9 @@ from dwwx.manifests import docker_target, render_compose
 from dwwx.settings import Settings
 from src_apps.shared import database
 from src_apps.shared.messages import ProspectSignedUp
-from src_apps.shared.model import Prospect
+from tests.prospects import prospect
 
-ADA = Prospect(
-    first_name="Ada",
-    last_name="Lovelace",
-    company_name="Analytical Engines",
-    email_address="ada@example.com",
-    role_code="EN",
-    country_code="GBR",
-)
+ADA = prospect()
 
 ROW_COLUMNS = (
     "event_id, signed_up_at, first_name, last_name, company_name, "

@@ -5,7 +5,8 @@ import pytest
 from src_apps.save_handler import store
 from src_apps.shared import database
 from src_apps.shared.model import Prospect
-from tests.test_save_handler_support import new_event, prospect
+from tests.prospects import prospect
+from tests.test_save_handler_support import new_event
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -23,7 +23,7 @@ from src_apps.shared.messages import (
     SUBJECT,
     ProspectSignedUp,
 )
-from src_apps.shared.model import Prospect
+from tests.prospects import prospect
 from tests.services import GaveUpError, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,19 +36,6 @@ FAST = {
     "ACK_WAIT": "2",
     "LOG_LEVEL": "info",
 }
-
-
-def prospect(**changes: str) -> Prospect:
-    """Return a valid prospect, with some fields changed."""
-    fields = {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "company_name": "Analytical Engines",
-        "email_address": "ada@example.com",
-        "role_code": "EN",
-        "country_code": "GBR",
-    }
-    return Prospect(**(fields | changes))
 
 
 def new_event(**changes: str) -> ProspectSignedUp:

@@ -4,16 +4,9 @@ import pytest
 
 from src_apps.shared import database
 from src_apps.shared.messages import ProspectSignedUp
-from src_apps.shared.model import Prospect
+from tests.prospects import prospect
 
-ADA = Prospect(
-    first_name="Ada",
-    last_name="Lovelace",
-    company_name="Analytical Engines",
-    email_address="ada@example.com",
-    role_code="EN",
-    country_code="GBR",
-)
+ADA = prospect()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from dwwx.signup import Outcome, sign_up_many
+from tests.prospects import ADA
 from tests.services import free_port
 from tests.test_web_helpers import (
-    ADA,
     SECRET,
     WebProcess,
     count_prospects,

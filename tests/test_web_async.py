@@ -11,9 +11,9 @@ from nats.js.api import RawStreamMsg
 
 from src_apps.shared.messages import MSG_ID_HEADER, STREAM, SUBJECT
 from src_apps.web.app import UNAVAILABLE_MESSAGE
+from tests.prospects import ADA
 from tests.services import frozen, wait_for
 from tests.test_web_helpers import (
-    ADA,
     async_client,
     count_prospects,
     hidden_fields,

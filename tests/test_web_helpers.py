@@ -27,14 +27,6 @@ from tests.services import free_port, wait_for
 
 SECRET = "a-test-secret-that-is-long-enough"
 
-ADA = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "company_name": "Analytical Engines",
-    "email_address": "ada@example.com",
-    "role_code": "EN",
-    "country_code": "GBR",
-}
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')

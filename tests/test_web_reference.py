@@ -14,9 +14,9 @@ from sqlalchemy import insert
 from src_apps.shared import database
 from src_apps.shared.messages import STREAM, SUBJECT
 from src_apps.web.app import create_app
+from tests.prospects import ADA
 from tests.services import free_port, wait_for
 from tests.test_web_helpers import (
-    ADA,
     WebProcess,
     options,
     running,

@@ -12,9 +12,9 @@ from itsdangerous import Signer
 from src_apps.shared.messages import MSG_ID_HEADER
 from src_apps.web.app import create_app
 from src_apps.web.signup_ids import SignupIds
+from tests.prospects import ADA
 from tests.services import wait_for
 from tests.test_web_helpers import (
-    ADA,
     SECRET,
     async_client,
     hidden_fields,

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from src_apps.web.app import create_app
+from tests.prospects import ADA
 from tests.test_web_helpers import (
-    ADA,
     count_prospects,
     csrf_token,
     options,

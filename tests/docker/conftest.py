@@ -44,10 +44,9 @@ def _engine(docker: DockerClient) -> None:
     """Make every test here need the engine, so none runs half-way."""
 
 
-@pytest.fixture(scope="session")
-def built_tags(docker: DockerClient) -> Iterator[list[str]]:
-    """Build all five images once per session on the stand-ins; untag them after."""
-    tags = build_images(
+def build_test_images(docker: DockerClient) -> list[str]:
+    """Build all five images on the stand-ins under the test name; return the tags."""
+    return build_images(
         None,
         tag=TEST_TAG,
         no_cache=False,
@@ -56,6 +55,12 @@ def built_tags(docker: DockerClient) -> Iterator[list[str]]:
         registry=TEST_REGISTRY,
         docker=docker,
     )
+
+
+@pytest.fixture(scope="session")
+def built_tags(docker: DockerClient) -> Iterator[list[str]]:
+    """Build all five images once per session on the stand-ins; untag them after."""
+    tags = build_test_images(docker)
     try:
         yield tags
     finally:

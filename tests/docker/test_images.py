@@ -8,9 +8,9 @@ from dwwx.errors import DwwxError
 from dwwx.images import IMAGES, build_context, build_images, image_tags
 from tests.docker.conftest import (
     LAB_REGISTRY,
-    STAND_INS,
     TEST_REGISTRY,
     TEST_TAG,
+    build_test_images,
     image_name,
 )
 
@@ -35,15 +35,7 @@ def test_all_five_images_build_with_a_version_tag_and_latest(
 def test_a_second_build_without_changes_succeeds_from_the_cache(
     built_tags: list[str], docker: DockerClient
 ):
-    again = build_images(
-        None,
-        tag=TEST_TAG,
-        no_cache=False,
-        base_images=STAND_INS,
-        network="host",
-        registry=TEST_REGISTRY,
-        docker=docker,
-    )
+    again = build_test_images(docker)
 
     assert again == built_tags
 
